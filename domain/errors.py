@@ -1,0 +1,68 @@
+"""Domain errors, each tied to one named rule.
+
+Modelled on TigerBeetle's reference: every error a command can meet names the
+invariant it would break, so an operator can look the rule up in
+docs/rules.md (generated from this registry) and an API client can branch on
+a stable code instead of parsing prose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One invariant of the domain.
+
+    ``name`` is the stable error code (snake case, never reused once
+    published); ``meaning`` says what must hold; ``source`` cites the law,
+    regulation or policy the rule comes from, or is ``None`` when the rule is
+    a bookkeeping invariant of the ledger itself.
+    """
+
+    name: str
+    meaning: str
+    source: str | None = None
+    group: str = "general"
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str, meaning: str, *, source: str | None = None, group: str = "general") -> Rule:
+    """Declare a rule once, at import time of the module that enforces it."""
+    if name in RULES:
+        raise ValueError(f"rule {name!r} is declared twice")
+    declared = Rule(name=name, meaning=meaning, source=source, group=group)
+    RULES[name] = declared
+    return declared
+
+
+class DomainError(Exception):
+    """A command broke a rule; nothing was recorded.
+
+    ``field`` is the dotted path of the offending input (``owners[1].share``)
+    so the API can point at it in a problem+json ``errors`` entry.
+    """
+
+    def __init__(self, rule: Rule, field: str, detail: str) -> None:
+        self.rule = rule
+        self.field = field
+        self.detail = detail
+        super().__init__(f"{rule.name}: {field}: {detail}")
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "rule": self.rule.name,
+            "field": self.field,
+            "detail": self.detail,
+            "meaning": self.rule.meaning,
+            "source": self.rule.source,
+        }
+
+
+def require(condition: bool, broken: Rule, field: str, detail: str) -> None:
+    """Raise ``DomainError`` for ``broken`` unless ``condition`` holds."""
+    if not condition:
+        raise DomainError(broken, field, detail)

