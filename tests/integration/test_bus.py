@@ -86,8 +86,19 @@ async def test_conflicts_are_retried_so_no_update_is_lost(bus: MessageBus) -> No
 async def test_pinned_version_reports_the_conflict(bus: MessageBus) -> None:
     created = await bus.execute(StartCounter(name="d"), start_counter)
     cid = uuid.UUID(str(created.result["counter_id"]))
+    all_loaded = asyncio.Barrier(5)
+
+    async def increment_after_all_loaded(cmd: Increment, uow: UnitOfWork) -> dict[str, object]:
+        counter = await uow.get(Counter, cmd.counter_id)
+        await all_loaded.wait()
+        counter.increment(cmd.by)
+        return {"count": counter.count}
+
     results = await asyncio.gather(
-        *(bus.execute(Increment(counter_id=cid, by=1), increment, retry_on_conflict=False) for _ in range(5)),
+        *(
+            bus.execute(Increment(counter_id=cid, by=1), increment_after_all_loaded, retry_on_conflict=False)
+            for _ in range(5)
+        ),
         return_exceptions=True,
     )
     conflicts = [r for r in results if isinstance(r, ConcurrencyConflict)]
