@@ -255,66 +255,72 @@ class EventStore:
                         pending.future.set_exception(exc)
 
     async def _flush(self, batch: list[_Pending]) -> None:
-        outcomes: list[tuple[int, ...] | BaseException]
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn:
+            try:
+                # Fast path: the whole batch in one transaction with no savepoints.
+                outcomes, chain, start = await self._transaction(conn, batch, isolate=False)
+            except Exception:
+                if len(batch) == 1 or conn.is_closed():
+                    raise
+                # Something in the batch failed: redo it with a savepoint per command,
+                # so a conflict fails only the command that caused it.
+                outcomes, chain, start = await self._transaction(conn, batch, isolate=True)
+            # Answer before the connection goes back to the pool: asyncpg's reset
+            # query on release would otherwise add a round trip to every command.
+            self.appended_events += chain.position - start
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if pending.future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    pending.future.set_exception(outcome)
+                else:
+                    pending.future.set_result(Committed(outcome, chain.position))
+
+    async def _transaction(
+        self, conn: asyncpg.Connection, batch: list[_Pending], *, isolate: bool
+    ) -> tuple[list[tuple[int, ...] | BaseException], _Chain, int]:
+        async with conn.transaction():
             head = await conn.fetchrow("SELECT position, hash FROM log_head FOR UPDATE")
             chain = _Chain(head["position"], bytes(head["hash"]))
-            if len(batch) == 1:
-                # No savepoint needed: if it fails, the whole transaction is its own.
-                outcomes = [await self._write_one(conn, chain, batch[0].commit)]
+            outcomes: list[tuple[int, ...] | BaseException]
+            if isolate:
+                outcomes = await self._write_isolated(conn, chain, batch)
             else:
-                outcomes = await self._write_batch(conn, chain, batch)
+                outcomes = list(await self._write_all(conn, chain, [p.commit for p in batch]))
             if chain.position != head["position"]:
+                # Head and wake-up in one round trip; NOTIFY is delivered at commit.
                 await conn.execute(
-                    "UPDATE log_head SET position = $1, hash = $2", chain.position, chain.hash
+                    "WITH moved AS (UPDATE log_head SET position = $1, hash = $2 RETURNING position) "
+                    "SELECT pg_notify($3, position::text) FROM moved",
+                    chain.position, chain.hash, NOTIFY_CHANNEL,
                 )
-                await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(chain.position))
-        self.appended_events += chain.position - head["position"]
-        for pending, outcome in zip(batch, outcomes, strict=True):
-            if pending.future.done():
-                continue
-            if isinstance(outcome, BaseException):
-                pending.future.set_exception(outcome)
-            else:
-                pending.future.set_result(Committed(outcome, chain.position))
+        return outcomes, chain, head["position"]
 
-    async def _write_one(self, conn: asyncpg.Connection, chain: _Chain, commit: Commit) -> tuple[int, ...]:
+    async def _write_all(self, conn: asyncpg.Connection, chain: _Chain, commits: list[Commit]) -> list[tuple[int, ...]]:
+        """One insert for every event of ``commits``, then their side writes in order."""
         start = len(chain.rows)
-        positions = chain.extend(commit.events)
+        per_command = [chain.extend(c.events) for c in commits]
         try:
-            if positions:
+            if len(chain.rows) > start:
                 await conn.execute(_INSERT_EVENTS, *_columns(chain.rows[start:]))
-            for side_write in commit.side_writes:
-                await side_write(conn, positions)
+            for commit, positions in zip(commits, per_command, strict=True):
+                for side_write in commit.side_writes:
+                    await side_write(conn, positions)
         except asyncpg.UniqueViolationError as exc:
-            raise await self._explain_violation(conn, commit, exc) from exc
-        return positions
+            if len(commits) == 1:
+                raise await self._explain_violation(commits[0], exc) from exc
+            raise
+        return per_command
 
-    async def _write_batch(
+    async def _write_isolated(
         self, conn: asyncpg.Connection, chain: _Chain, batch: list[_Pending]
     ) -> list[tuple[int, ...] | BaseException]:
-        # Fast path: one insert for the whole batch, side writes in order.
-        start_position, start_hash = chain.position, chain.hash
-        try:
-            async with conn.transaction():
-                per_command = [chain.extend(p.commit.events) for p in batch]
-                if chain.rows:
-                    await conn.execute(_INSERT_EVENTS, *_columns(chain.rows))
-                for pending, positions in zip(batch, per_command, strict=True):
-                    for side_write in pending.commit.side_writes:
-                        await side_write(conn, positions)
-            return list(per_command)
-        except Exception:
-            if conn.is_closed():
-                raise
-        # Slow path: a savepoint per command, so a conflict fails only its own command.
-        chain.position, chain.hash, chain.rows = start_position, start_hash, []
         outcomes: list[tuple[int, ...] | BaseException] = []
         for pending in batch:
             saved_position, saved_hash, saved_rows = chain.position, chain.hash, len(chain.rows)
             try:
                 async with conn.transaction():
-                    outcomes.append(await self._write_one(conn, chain, pending.commit))
+                    outcomes.append((await self._write_all(conn, chain, [pending.commit]))[0])
             except Exception as exc:
                 if conn.is_closed():
                     raise
@@ -323,9 +329,7 @@ class EventStore:
                 outcomes.append(exc)
         return outcomes
 
-    async def _explain_violation(
-        self, conn: asyncpg.Connection, commit: Commit, exc: asyncpg.UniqueViolationError
-    ) -> StoreError:
+    async def _explain_violation(self, commit: Commit, exc: asyncpg.UniqueViolationError) -> StoreError:
         if exc.constraint_name != "events_stream_version_unique":
             return DuplicateKey(exc.constraint_name, exc.detail)
         # Which stream moved on? Compare each stream's first new version with its head.

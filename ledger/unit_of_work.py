@@ -9,14 +9,18 @@ go into one transaction of the store.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 from uuid import UUID
 
+import asyncpg
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
+from ledger.posting_rules import entries_for
+from ledger.postings import EntryBatch, write_entries
 from ledger.repository import AggregateNotFound, Repository
-from ledger.store import Commit, Committed, EventStore, SideWrite
+from ledger.store import Commit, Committed, EventStore, SideWrite, stream_uuid
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -55,15 +59,26 @@ class UnitOfWork:
         return [e for a in self._seen.values() for e in a.pending_events]
 
     async def commit(self) -> Committed:
+        """Write every pending event with its journal entries, in one transaction."""
         mapper = self.repository.mapper
         stored: list[StoredEvent] = []
+        journal = EntryBatch()
         side_writes = list(self._side_writes)
         for aggregate in self._seen.values():
             events = aggregate.collect_events()
             if not events:
                 continue
-            stored.extend(mapper.to_stored_event(e) for e in events)
+            for event in events:
+                journal.add(len(stored), entries_for(aggregate, event))
+                stored.append(mapper.to_stored_event(event))
             if self.repository.snapshot_due(aggregate, events[0].originator_version):
                 snapshot = mapper.to_stored_event(self.repository.take_snapshot(aggregate))
                 side_writes.append(EventStore.snapshot_write(snapshot))
+        if journal.entries:
+            stream_ids = [stream_uuid(e) for e in stored]
+
+            async def post(conn: asyncpg.Connection, positions: Sequence[int]) -> None:
+                await write_entries(conn, *journal.rows(positions, stream_ids))
+
+            side_writes.insert(0, post)
         return await self.store.append(Commit(stored, side_writes))

@@ -1,0 +1,197 @@
+"""Which journal entries each money event posts.
+
+One function per event class, keyed by the event's qualified name, so a
+reader can follow a payment from ``TechnologyContract.PaymentReceived`` to
+its postings in one place. Every entry is dated by the business date the
+event carries (decision 9) and booked to the institution that receives the
+money: the contract's lead seller (the first of ``seller_ids``), or the
+holding's institution for equity.
+
+Events with no money (signing, registration, deferral: the amount does not
+change, only its date) post nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ledger.postings import JournalEntry, Posting, transfer
+
+Rule = Callable[[Any, Any], list[JournalEntry]]
+POSTING_RULES: dict[str, Rule] = {}
+
+
+def posts(*qualnames: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for name in qualnames:
+            POSTING_RULES[name] = fn
+        return fn
+
+    return register
+
+
+def entries_for(aggregate: Aggregate, event: Any) -> list[JournalEntry]:
+    rule = POSTING_RULES.get(type(event).__qualname__)
+    return rule(aggregate, event) if rule is not None else []
+
+
+# --- technology contracts -------------------------------------------------------------
+
+
+def _payee(contract: Any) -> UUID:
+    return UUID(str(contract.terms.seller_ids[0]))
+
+
+def _currency(contract: Any) -> str:
+    return str(contract.terms.currency)
+
+
+def _fallen_due(contract: Any, items: list[Any], on: Any, why: str) -> list[JournalEntry]:
+    cid = contract.id
+    return [
+        entry
+        for item in items
+        for entry in transfer(
+            _payee(contract), _currency(contract), on, "fallen_due",
+            f"{why}: {item.label} ({item.item_id})",
+            f"receivable:{cid}", f"transfer_income:{cid}", item.amount_fen,
+        )
+    ]
+
+
+@posts("TechnologyContract.TookEffect")
+def _took_effect(contract: Any, e: Any) -> list[JournalEntry]:
+    return _fallen_due(contract, list(e.due_items), e.effective_on, "contract took effect")
+
+
+@posts("TechnologyContract.ConvertedToPaid")
+def _converted(contract: Any, e: Any) -> list[JournalEntry]:
+    return _fallen_due(contract, list(e.due_items), e.converted_on, "use-first-pay-later converted")
+
+
+@posts("TechnologyContract.RoyaltyReported")
+def _royalty(contract: Any, e: Any) -> list[JournalEntry]:
+    items = [e.due_item] if e.due_item is not None else []
+    return _fallen_due(contract, items, items[0].due_on if items else None, "royalty reported")
+
+
+@posts("TechnologyContract.MinimumRoyaltyToppedUp")
+def _minimum(contract: Any, e: Any) -> list[JournalEntry]:
+    return _fallen_due(contract, [e.due_item], e.due_item.due_on, f"minimum royalty, year {e.contract_year}")
+
+
+@posts("TechnologyContract.MilestoneReached")
+def _milestone(contract: Any, e: Any) -> list[JournalEntry]:
+    items = [e.due_item] if e.due_item is not None else []
+    return _fallen_due(contract, items, e.reached_on, f"milestone {e.name}")
+
+
+def _received(contract: Any, on: Any, amount: int, allocated: int, rest_account: str,
+              kind: str, why: str) -> list[JournalEntry]:
+    cid = contract.id
+    lines = [Posting("cash", amount)]
+    if allocated:
+        lines.append(Posting(f"receivable:{cid}", -allocated))
+    if amount - allocated:
+        lines.append(Posting(rest_account, -(amount - allocated)))
+    return [JournalEntry(_payee(contract), _currency(contract), on, kind, why, tuple(lines))]
+
+
+@posts("TechnologyContract.PaymentReceived")
+def _payment(contract: Any, e: Any) -> list[JournalEntry]:
+    allocated = sum(a.amount_fen for a in e.allocations)
+    return _received(contract, e.received_on, e.amount_fen, allocated, f"customer_credit:{contract.id}",
+                     "payment_received", f"payment {e.payment_id}")
+
+
+@posts("TechnologyContract.InsuranceCompensationPaid")
+def _insurance(contract: Any, e: Any) -> list[JournalEntry]:
+    allocated = sum(a.amount_fen for a in e.allocations)
+    return _received(contract, e.paid_on, e.amount_fen, allocated, f"insurance_recoveries:{contract.id}",
+                     "insurance_compensation", f"先行赔付 by {e.insurer}, claim {e.claim_id}")
+
+
+@posts("TechnologyContract.CreditApplied")
+def _credit_applied(contract: Any, e: Any) -> list[JournalEntry]:
+    cid = contract.id
+    return transfer(_payee(contract), _currency(contract), e.applied_on, "credit_applied",
+                    f"credit {e.credit_id} applied", f"customer_credit:{cid}", f"receivable:{cid}",
+                    sum(a.amount_fen for a in e.allocations))
+
+
+@posts("TechnologyContract.CreditRefunded")
+def _credit_refunded(contract: Any, e: Any) -> list[JournalEntry]:
+    return transfer(_payee(contract), _currency(contract), e.refunded_on, "credit_refunded",
+                    f"credit {e.credit_id} refunded ({e.reference})", f"customer_credit:{contract.id}",
+                    "cash", e.amount_fen)
+
+
+@posts("TechnologyContract.WrittenOff")
+def _written_off(contract: Any, e: Any) -> list[JournalEntry]:
+    cid = contract.id
+    return transfer(_payee(contract), _currency(contract), e.written_off_on, "written_off",
+                    f"write-off of {e.due_item_id} approved by {e.approver}: {e.reason}",
+                    f"write_offs:{cid}", f"receivable:{cid}", e.amount_fen)
+
+
+# --- equity contributions -------------------------------------------------------------
+
+
+def _holding(h: Any, on: Any, kind: str, why: str, debit: str, credit: str, amount: int) -> list[JournalEntry]:
+    return transfer(UUID(str(h.institution_id)), "CNY", on, kind, why, debit, credit, amount)
+
+
+@posts("EquityHolding.ContributionRecorded")
+def _contributed(h: Any, e: Any) -> list[JournalEntry]:
+    return _holding(h, e.contributed_on, "equity_contributed",
+                    f"作价投资 into {e.company.name}: {e.shares_received} shares",
+                    f"equity_held:{h.id}", f"transfer_income:{e.contract_id}", e.valuation.amount_fen)
+
+
+@posts("EquityHolding.DividendReceived")
+def _dividend(h: Any, e: Any) -> list[JournalEntry]:
+    return _holding(h, e.received_on, "dividend_received", f"dividend {e.dividend_id}",
+                    "cash", f"dividend_income:{h.id}", e.amount_fen)
+
+
+@posts("EquityHolding.HoldingRevalued")
+def _revalued(h: Any, e: Any) -> list[JournalEntry]:
+    change = e.new_value_fen - e.old_value_fen
+    why = f"revaluation decided by {', '.join(e.decision.decision_makers)}: {e.decision.basis}"
+    if change >= 0:
+        return _holding(h, e.decision.decided_on, "revalued", why,
+                        f"equity_held:{h.id}", f"revaluation:{h.id}", change)
+    return _holding(h, e.decision.decided_on, "revalued", why,
+                    f"revaluation:{h.id}", f"equity_held:{h.id}", -change)
+
+
+@posts("EquityHolding.HoldingImpaired")
+def _impaired(h: Any, e: Any) -> list[JournalEntry]:
+    return _holding(h, e.decision.decided_on, "impaired",
+                    f"impairment decided by {', '.join(e.decision.decision_makers)}: {e.decision.basis}",
+                    f"revaluation:{h.id}", f"equity_held:{h.id}", e.amount_fen)
+
+
+@posts("EquityHolding.SharesAwarded")
+def _shares_awarded(h: Any, e: Any) -> list[JournalEntry]:
+    return _holding(h, e.award.awarded_on, "shares_awarded",
+                    f"{e.award.shares} shares awarded to inventor {e.award.inventor}",
+                    f"distribution:{h.contract_id}", f"equity_held:{h.id}",
+                    e.carrying_value_derecognised_fen)
+
+
+@posts("EquityHolding.SharesSold")
+def _shares_sold(h: Any, e: Any) -> list[JournalEntry]:
+    gain = e.proceeds_fen - e.carrying_value_derecognised_fen
+    lines = [Posting("cash", e.proceeds_fen), Posting(f"equity_held:{h.id}", -e.carrying_value_derecognised_fen)]
+    if gain:
+        lines.append(Posting(f"revaluation:{h.id}", -gain))
+    lines = [p for p in lines if p.amount_fen]
+    if not lines:
+        return []
+    return [JournalEntry(UUID(str(h.institution_id)), "CNY", e.sold_on, "shares_sold",
+                         f"{e.shares} shares sold to {e.buyer} (cashed-in equity)", tuple(lines))]
