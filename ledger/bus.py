@@ -23,6 +23,7 @@ import asyncpg
 import structlog
 from pydantic import BaseModel
 
+from domain.ledger_rules import IDEMPOTENCY_KEY_REUSE
 from ledger.repository import Repository
 from ledger.store import ConcurrencyConflict, DuplicateKey, EventStore
 from ledger.unit_of_work import UnitOfWork
@@ -37,7 +38,7 @@ Handler = Callable[[C, UnitOfWork], Awaitable[Result]]
 class IdempotencyKeyReused(Exception):
     """Rule ``idempotency_key_reuse``: the key was first used with another payload."""
 
-    rule = "idempotency_key_reuse"
+    rule = IDEMPOTENCY_KEY_REUSE
 
     def __init__(self, key: str) -> None:
         self.key = key

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TypeVar, cast
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import Mapper
 
+from ledger.snapshots import ShapedSnapshot
 from ledger.store import EventStore
 
 A = TypeVar("A", bound=Aggregate)
@@ -51,4 +52,4 @@ class Repository:
         return aggregate.version // interval > (first_new_version - 1) // interval
 
     def take_snapshot(self, aggregate: Aggregate) -> Snapshot:
-        return cast(Snapshot, Snapshot.take(aggregate))
+        return ShapedSnapshot.take(aggregate)

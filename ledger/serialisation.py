@@ -91,6 +91,9 @@ def build_transcoder() -> JSONTranscoder:
         transcoder.register(EnumAsValue(enum_cls))
     for vo_cls in VALUE_OBJECTS:
         transcoder.register(ValueObjectAsDict(vo_cls))
+    from ledger.snapshots import ShapedAsDict
+
+    transcoder.register(ShapedAsDict())
     return transcoder
 
 

@@ -27,6 +27,8 @@ import asyncpg
 import structlog
 from eventsourcing.persistence import StoredEvent
 
+from domain.ledger_rules import STREAM_VERSION_IS_CURRENT
+
 log = structlog.get_logger(__name__)
 
 NOTIFY_CHANNEL = "ttledger_log"
@@ -46,6 +48,8 @@ class ConcurrencyConflict(StoreError):
 
     Nothing of the command was written; reload and decide again.
     """
+
+    rule = STREAM_VERSION_IS_CURRENT
 
     def __init__(self, stream_id: UUID, expected_version: int, actual_version: int) -> None:
         self.stream_id = stream_id

@@ -61,7 +61,7 @@ async def test_same_key_with_other_payload_is_rejected(bus: MessageBus) -> None:
     with pytest.raises(IdempotencyKeyReused) as info:
         await bus.execute(StartCounter(name="b"), start_counter, idempotency_key="k-2")
     assert info.value.key == "k-2"
-    assert info.value.rule == "idempotency_key_reuse"
+    assert info.value.rule.name == "idempotency_key_reuse"
     assert await bus.store.head() == head
 
 

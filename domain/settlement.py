@@ -1,0 +1,298 @@
+"""Settlement (结算) of a contract: what has fallen due, what was paid, what is held.
+
+``Settlement`` is the mutable state an aggregate keeps; it never decides
+anything on its own. The aggregate validates a command with the ``plan_*``
+and ``check_*`` helpers here, records an event carrying the result (the
+allocation, the deferral), and the event body applies it with ``apply_*``.
+So the allocation a reader sees in the event is exactly what changed.
+
+Overdue is derived from due dates and an "as of" date the caller gives;
+nothing here reads a clock or stores "overdue".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
+
+from domain.errors import require, rule
+from domain.payment_terms import Milestone, PaymentTerms, installment_due_on
+from domain.serialisable import domain_enum, value_object
+
+G = "settlement"
+
+OVERPAYMENT_REJECTED = rule(
+    "overpayment_rejected",
+    "A payment larger than what it can settle is rejected unless the payer asked to hold the "
+    "excess as a named credit; the ledger never absorbs money silently.",
+    group=G,
+)
+PAYMENT_RECEIVED_POSITIVE = rule(
+    "payment_received_positive",
+    "A payment, refund or compensation received or paid is a positive number of fen.",
+    group=G,
+)
+PAYMENT_ID_UNIQUE = rule(
+    "payment_id_unique",
+    "A payment reference (and a credit or claim id) is used once per contract, so a retried "
+    "command cannot record the same money twice.",
+    group=G,
+)
+DUE_ITEM_KNOWN = rule(
+    "due_item_known",
+    "A command naming a due item names one that exists on this contract.",
+    group=G,
+)
+DUE_ITEM_OUTSTANDING = rule(
+    "due_item_outstanding",
+    "Deferring, writing off or paying a named due item needs an amount still outstanding on it.",
+    group=G,
+)
+DEFERRAL_MOVES_LATER = rule(
+    "deferral_moves_later",
+    "A deferral (延期支付) moves a due item to a date after its current due date.",
+    source="民法典 第846条",
+    group=G,
+)
+APPROVAL_RECORDED = rule(
+    "approval_recorded",
+    "A deferral or a write-off names its approver and its reason (both non-blank).",
+    group=G,
+)
+CREDIT_KNOWN = rule(
+    "credit_known",
+    "Applying or refunding a credit names a credit held on this contract with enough left.",
+    group=G,
+)
+NOTHING_TO_SETTLE = rule(
+    "nothing_to_settle",
+    "Applying a credit needs an outstanding due item to apply it to.",
+    group=G,
+)
+
+
+@domain_enum
+class DueKind(StrEnum):
+    installment = "installment"
+    entry_fee = "entry_fee"
+    royalty = "royalty"
+    minimum_royalty = "minimum_royalty"
+    milestone = "milestone"
+
+
+@domain_enum
+class Overpayment(StrEnum):
+    """What to do with the part of a payment nothing is due for."""
+
+    reject = "reject"
+    credit = "credit"
+
+
+@value_object
+@dataclass(frozen=True)
+class DueItem:
+    """An amount that fell due (应收): the receivable the ledger posts."""
+
+    item_id: str
+    kind: DueKind
+    amount_fen: int
+    due_on: date
+    label: str
+
+
+@value_object
+@dataclass(frozen=True)
+class Allocation:
+    """``amount_fen`` of a payment (or credit) settles due item ``due_item_id``."""
+
+    due_item_id: str
+    amount_fen: int
+
+
+@value_object
+@dataclass(frozen=True)
+class Deferral:
+    due_item_id: str
+    old_due_on: date
+    new_due_on: date
+
+
+@dataclass
+class DueState:
+    """A due item and what has happened to it since."""
+
+    item: DueItem
+    due_on: date
+    paid_fen: int = 0
+    written_off_fen: int = 0
+
+    @property
+    def outstanding_fen(self) -> int:
+        return self.item.amount_fen - self.paid_fen - self.written_off_fen
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """Query result: a due item with its current due date and outstanding amount."""
+
+    item_id: str
+    kind: DueKind
+    label: str
+    due_on: date
+    amount_fen: int
+    outstanding_fen: int
+
+
+def allocate(
+    open_items: Iterable[tuple[str, int]], amount_fen: int
+) -> tuple[list[Allocation], int]:
+    """Settle ``open_items`` (id, outstanding) in the order given; return the rest.
+
+    Each allocation is positive and at most the item's outstanding amount,
+    and allocations plus the rest equal ``amount_fen``.
+    """
+    allocations: list[Allocation] = []
+    left = amount_fen
+    for item_id, outstanding in open_items:
+        if left == 0:
+            break
+        take = min(left, outstanding)
+        if take > 0:
+            allocations.append(Allocation(item_id, take))
+            left -= take
+    return allocations, left
+
+
+@dataclass
+class Settlement:
+    items: dict[str, DueState] = field(default_factory=dict)
+    credits: dict[str, int] = field(default_factory=dict)  # credit id -> fen still held
+    references: set[str] = field(default_factory=set)  # payment, credit and claim ids used
+
+    # --- queries ------------------------------------------------------------
+
+    def open_states(self, as_of: date | None = None) -> list[DueState]:
+        """Outstanding items, oldest due date first (ties: the order they fell due)."""
+        states = [s for s in self.items.values() if s.outstanding_fen > 0]
+        if as_of is not None:
+            states = [s for s in states if s.due_on <= as_of]
+        return sorted(states, key=lambda s: s.due_on)  # sort is stable
+
+    def outstanding_fen(self, as_of: date | None = None) -> int:
+        return sum(s.outstanding_fen for s in self.open_states(as_of))
+
+    def overdue(self, as_of: date) -> list[OpenItem]:
+        return [view(s) for s in self.open_states() if s.due_on < as_of]
+
+    def open_items(self) -> list[OpenItem]:
+        return [view(s) for s in self.open_states()]
+
+    @property
+    def credit_fen(self) -> int:
+        return sum(self.credits.values())
+
+    # --- checks and plans (no mutation) -----------------------------------------
+
+    def state(self, item_id: str, field_path: str) -> DueState:
+        require(item_id in self.items, DUE_ITEM_KNOWN, field_path, f"no due item {item_id!r}")
+        return self.items[item_id]
+
+    def check_new_reference(self, reference: str, field_path: str) -> None:
+        require(
+            bool(reference.strip()) and reference not in self.references,
+            PAYMENT_ID_UNIQUE,
+            field_path,
+            f"reference {reference!r} is blank or already used",
+        )
+
+    def plan(
+        self, amount_fen: int, due_item_id: str | None, field_path: str
+    ) -> tuple[list[Allocation], int]:
+        """Allocate to the named item only, else to all open items oldest first."""
+        if due_item_id is not None:
+            state = self.state(due_item_id, field_path)
+            require(
+                state.outstanding_fen > 0,
+                DUE_ITEM_OUTSTANDING,
+                field_path,
+                f"{due_item_id!r} is settled",
+            )
+            targets = [state]
+        else:
+            targets = self.open_states()
+        return allocate(((s.item.item_id, s.outstanding_fen) for s in targets), amount_fen)
+
+    # --- mutations (called from event bodies only) -------------------------------
+
+    def add(self, items: Iterable[DueItem]) -> None:
+        for item in items:
+            self.items[item.item_id] = DueState(item, item.due_on)
+
+    def apply_allocations(self, allocations: Iterable[Allocation]) -> None:
+        for a in allocations:
+            self.items[a.due_item_id].paid_fen += a.amount_fen
+
+    def apply_deferrals(self, deferrals: Iterable[Deferral]) -> None:
+        for d in deferrals:
+            self.items[d.due_item_id].due_on = d.new_due_on
+
+    def write_off(self, item_id: str, amount_fen: int) -> None:
+        self.items[item_id].written_off_fen += amount_fen
+
+
+def view(state: DueState) -> OpenItem:
+    return OpenItem(
+        state.item.item_id,
+        state.item.kind,
+        state.item.label,
+        state.due_on,
+        state.item.amount_fen,
+        state.outstanding_fen,
+    )
+
+
+def check_approval(approver: str, reason: str) -> None:
+    require(bool(approver.strip()), APPROVAL_RECORDED, "approver", "approver is blank")
+    require(bool(reason.strip()), APPROVAL_RECORDED, "reason", "reason is blank")
+
+
+def check_positive(amount_fen: int, field_path: str = "amount_fen") -> None:
+    require(amount_fen > 0, PAYMENT_RECEIVED_POSITIVE, field_path, f"{amount_fen} is not positive")
+
+
+# --- due items from the terms ---------------------------------------------------------
+
+
+def scheduled_items(terms: PaymentTerms, start_on: date) -> list[DueItem]:
+    """The entry fee and installments, materialised when payments start on ``start_on``."""
+    items: list[DueItem] = []
+    if terms.entry_fee is not None:
+        due = installment_due_on(terms.entry_fee, start_on, terms.payments_start_on)
+        items.append(
+            DueItem(
+                "entry-fee", DueKind.entry_fee, terms.entry_fee.amount_fen, due, "入门费 entry fee"
+            )
+        )
+    count = len(terms.installments)
+    for n, inst in enumerate(terms.installments, start=1):
+        due = installment_due_on(inst, start_on, terms.payments_start_on)
+        label = "一次总付 lump sum" if count == 1 else f"分期 installment {n}/{count}"
+        items.append(DueItem(f"installment-{n}", DueKind.installment, inst.amount_fen, due, label))
+    return items
+
+
+def milestone_item(
+    milestone: Milestone, reached_on: date, payments_start_on: date | None
+) -> DueItem:
+    due = reached_on + timedelta(days=milestone.days_to_pay)
+    if payments_start_on is not None:
+        due = max(due, payments_start_on)
+    return DueItem(
+        f"milestone-{milestone.name}",
+        DueKind.milestone,
+        milestone.amount_fen,
+        due,
+        f"里程碑 {milestone.name}",
+    )

@@ -1,0 +1,224 @@
+"""Commands on achievements (科技成果): register, asset register, rights, valuation, listing, notice."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from domain.achievement import Achievement
+from domain.achievement_values import Inventor, Owner
+from domain.enums import (
+    InstitutionKind,
+    IpType,
+    NoticeOutcome,
+    RightsGrantKind,
+    TechnologyField,
+    ValuationMethod,
+)
+from domain.errors import require
+from domain.institution import Institution
+from domain.ledger_rules import REFERENCED_RECORD_EXISTS
+from domain.money import DEFAULT_CURRENCY
+from ledger.commands.base import Command, Result, existing, handler, written
+from ledger.unit_of_work import UnitOfWork
+
+
+class OwnerIn(Command):
+    institution_id: UUID
+    share: Decimal
+
+
+class InventorIn(Command):
+    name: str
+    share: Decimal
+    person_id: str | None = None
+
+
+class RegisterAchievement(Command):
+    title: str
+    ip_type: IpType
+    technology_field: TechnologyField
+    owners: list[OwnerIn]
+    inventors: list[InventorIn]
+    registered_on: date
+    official_number: str | None = None
+    granted_on: date | None = None
+    service_achievement: bool = True
+    state_funded: bool = False
+    id: UUID | None = None
+
+
+class AchievementCommand(Command):
+    achievement_id: UUID
+
+
+class RecordPatentGrant(AchievementCommand):
+    granted_on: date
+    number: str
+
+
+class RecordLapse(AchievementCommand):
+    on: date
+    reason: str
+
+
+class EnterSeparateRegister(AchievementCommand):
+    on: date
+
+
+class ExitSeparateRegister(AchievementCommand):
+    on: date
+    reason: str
+
+
+class GrantRights(AchievementCommand):
+    kind: RightsGrantKind
+    granted_on: date
+    inventor_shares: list[Decimal] = []
+    retained_share: Decimal | None = None
+    use_right_start: date | None = None
+    use_right_end: date | None = None
+
+
+class RecordValuation(AchievementCommand):
+    method: ValuationMethod
+    amount_fen: int
+    valued_on: date
+    assessor: str | None = None
+    currency: str = DEFAULT_CURRENCY
+
+
+class ListOnExchange(AchievementCommand):
+    exchange_id: UUID
+    listing_number: str
+    listed_on: date
+    asking_price_fen: int | None = None
+    currency: str = DEFAULT_CURRENCY
+
+
+class Delist(AchievementCommand):
+    exchange_id: UUID
+    on: date
+
+
+class RecordProofOfConcept(AchievementCommand):
+    funder: str
+    amount_fen: int
+    stage: str
+    funded_on: date
+    outcome: str | None = None
+    currency: str = DEFAULT_CURRENCY
+
+
+class PublishNotice(AchievementCommand):
+    starts_on: date
+    ends_on: date
+    agreed_price_fen: int
+    currency: str = DEFAULT_CURRENCY
+
+
+class RecordObjection(AchievementCommand):
+    objector: str
+    reason: str
+    raised_on: date
+
+
+class ConcludeNotice(AchievementCommand):
+    outcome: NoticeOutcome
+    on: date
+
+
+@handler(RegisterAchievement)
+async def register_achievement(cmd: RegisterAchievement, uow: UnitOfWork) -> Result:
+    for i, owner in enumerate(cmd.owners):
+        await existing(uow, Institution, owner.institution_id, f"owners[{i}].institution_id")
+    achievement = Achievement.register(
+        title=cmd.title,
+        ip_type=cmd.ip_type,
+        technology_field=cmd.technology_field,
+        owners=[Owner(o.institution_id, o.share) for o in cmd.owners],
+        inventors=[Inventor(i.name, i.share, i.person_id) for i in cmd.inventors],
+        registered_on=cmd.registered_on,
+        official_number=cmd.official_number,
+        granted_on=cmd.granted_on,
+        service_achievement=cmd.service_achievement,
+        state_funded=cmd.state_funded,
+        id=cmd.id,
+    )
+    uow.add(achievement)
+    return written(achievement)
+
+
+def _args(cmd: AchievementCommand) -> dict[str, object]:
+    """The command's fields as the aggregate method's keyword arguments."""
+    return {k: getattr(cmd, k) for k in type(cmd).model_fields if k != "achievement_id"}
+
+
+async def _on_achievement(cmd: AchievementCommand, uow: UnitOfWork, method: str) -> Result:
+    achievement = await uow.get(Achievement, cmd.achievement_id)
+    getattr(achievement, method)(**_args(cmd))
+    return written(achievement)
+
+
+@handler(RecordPatentGrant)
+async def record_patent_grant(cmd: RecordPatentGrant, uow: UnitOfWork) -> Result:
+    return await _on_achievement(cmd, uow, "record_grant")
+
+
+@handler(RecordLapse)
+async def record_lapse(cmd: RecordLapse, uow: UnitOfWork) -> Result:
+    return await _on_achievement(cmd, uow, "record_lapse")
+
+
+@handler(EnterSeparateRegister)
+async def enter_separate_register(cmd: EnterSeparateRegister, uow: UnitOfWork) -> Result:
+    return await _on_achievement(cmd, uow, "enter_separate_register")
+
+
+@handler(ExitSeparateRegister)
+async def exit_separate_register(cmd: ExitSeparateRegister, uow: UnitOfWork) -> Result:
+    return await _on_achievement(cmd, uow, "exit_separate_register")
+
+
+@handler(GrantRights)
+async def grant_rights(cmd: GrantRights, uow: UnitOfWork) -> Result:
+    return await _on_achievement(cmd, uow, "grant_rights")
+
+
+@handler(RecordValuation)
+async def record_valuation(cmd: RecordValuation, uow: UnitOfWork) -> Result:
+    return await _on_achievement(cmd, uow, "record_valuation")
+
+
+@handler(ListOnExchange)
+async def list_on_exchange(cmd: ListOnExchange, uow: UnitOfWork) -> Result:
+    exchange = await existing(uow, Institution, cmd.exchange_id, "exchange_id")
+    require(exchange.kind == InstitutionKind.exchange, REFERENCED_RECORD_EXISTS, "exchange_id",
+            f"institution {cmd.exchange_id} is a {exchange.kind}, not an exchange")
+    return await _on_achievement(cmd, uow, "list_on_exchange")
+
+
+@handler(Delist)
+async def delist(cmd: Delist, uow: UnitOfWork) -> Result:
+    return await _on_achievement(cmd, uow, "delist")
+
+
+@handler(RecordProofOfConcept)
+async def record_proof_of_concept(cmd: RecordProofOfConcept, uow: UnitOfWork) -> Result:
+    return await _on_achievement(cmd, uow, "record_proof_of_concept")
+
+
+@handler(PublishNotice)
+async def publish_notice(cmd: PublishNotice, uow: UnitOfWork) -> Result:
+    return await _on_achievement(cmd, uow, "publish_notice")
+
+
+@handler(RecordObjection)
+async def record_objection(cmd: RecordObjection, uow: UnitOfWork) -> Result:
+    return await _on_achievement(cmd, uow, "record_objection")
+
+
+@handler(ConcludeNotice)
+async def conclude_notice(cmd: ConcludeNotice, uow: UnitOfWork) -> Result:
+    return await _on_achievement(cmd, uow, "conclude_notice")

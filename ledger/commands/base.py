@@ -1,0 +1,58 @@
+"""What every command shares."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from pydantic import BaseModel, ConfigDict
+
+from domain.errors import DomainError
+from domain.ledger_rules import REFERENCED_RECORD_EXISTS
+from ledger.unit_of_work import UnitOfWork
+
+
+class Command(BaseModel):
+    """Immutable, strict about unknown fields: a typo in a field name is an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+C = TypeVar("C", bound=Command)
+Result = dict[str, Any]
+Handler = Callable[[Any, UnitOfWork], Awaitable[Result]]
+HANDLERS: dict[type[Command], Handler] = {}
+
+
+def handler(command_type: type[C]) -> Callable[[Callable[[C, UnitOfWork], Awaitable[Result]]], Callable[[C, UnitOfWork], Awaitable[Result]]]:
+    """Register ``fn`` as the handler of ``command_type``."""
+
+    def register(fn: Callable[[C, UnitOfWork], Awaitable[Result]]) -> Callable[[C, UnitOfWork], Awaitable[Result]]:
+        if command_type in HANDLERS:
+            raise ValueError(f"{command_type.__name__} has two handlers")
+        HANDLERS[command_type] = fn
+        return fn
+
+    return register
+
+
+def written(aggregate: Aggregate, **extra: Any) -> Result:
+    """The usual result of a command: the aggregate's id and its new version."""
+    return {"id": str(aggregate.id), "version": aggregate.version, **extra}
+
+
+A = TypeVar("A", bound=Aggregate)
+
+
+async def existing(uow: UnitOfWork, cls: type[A], aggregate_id: UUID, field: str) -> A:
+    """Load a record another command refers to; a missing one is a rule error on ``field``."""
+    from ledger.repository import AggregateNotFound
+
+    try:
+        return await uow.get(cls, aggregate_id)
+    except AggregateNotFound:
+        raise DomainError(
+            REFERENCED_RECORD_EXISTS, field, f"no {cls.__name__.lower()} {aggregate_id}"
+        ) from None
