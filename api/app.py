@@ -2,56 +2,153 @@
 
 Resources live in ``cleanup_ctx`` and typed ``web.AppKey`` state, as aiohttp
 recommends, so that the app starts and stops the ledger with the server.
+
+Routes are declared with ``api.routing.RouteRegistry`` in route modules and
+included here (``ROUTE_MODULES``); the same declarations give the OpenAPI
+document at ``/v1/openapi.json`` and the reference page at ``/docs``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from importlib import metadata
+from typing import Any, Literal
+from uuid import UUID
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
+from api import docs, middleware
+from api.auth import AUTH_LIMITER, FORWARDED_HOPS, TOKENS, FailureLimiter
+from api.problems import unavailable
+from api.routing import ANY_ROLE, PUBLIC, ROUTES, Call, RouteRegistry
+from api.state import API_SETTINGS, LEDGER, SETTINGS, ApiSettings
 from ledger.bootstrap import Ledger, open_ledger
 from ledger.settings import Settings
+from ledger.tokens import TokenService
 
-LEDGER = web.AppKey("ledger", Ledger)
-SETTINGS = web.AppKey("settings", Settings)
+__all__ = ["API_SETTINGS", "LEDGER", "ROUTES", "SETTINGS", "ApiSettings", "create_app"]
+
+API_DESCRIPTION = """\
+The ttledger HTTP API. Authenticate with `Authorization: Bearer ttl_…` (a token
+from `ttledger token create`). Every error is `application/problem+json`
+(RFC 9457) with a stable `type`, a `request_id`, and for validation and
+domain errors an `errors` list of `{field, rule, detail}`. See docs/api.md.
+"""
+
+core = RouteRegistry()
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
 
 
-async def readyz(request: web.Request) -> web.Response:
-    ledger = request.app[LEDGER]
+class Readiness(BaseModel):
+    status: Literal["ready"] = "ready"
+    database: Literal["reachable"] = "reachable"
+    log_head: int = Field(description="Global position of the newest event.")
+
+
+class WhoAmI(BaseModel):
+    token_id: UUID
+    role: str
+    institution_id: UUID | None
+    name: str
+
+
+@core.get("/healthz", roles=PUBLIC, response=Health, tags=("operations",))
+async def healthz(call: Call[None, None]) -> Health:
+    """Liveness: the process answers."""
+    return Health()
+
+
+@core.get("/readyz", roles=PUBLIC, response=Readiness, tags=("operations",))
+async def readyz(call: Call[None, None]) -> Readiness:
+    """Readiness: the database answers.
+
+    503 (problem+json, with Retry-After) while it does not.
+    """
     try:
-        head = await ledger.store.head()
+        head = await call.ledger.store.head()
     except Exception as exc:
-        return web.json_response(
-            {"status": "unavailable", "database": str(type(exc).__name__)}, status=503,
-            headers={"Retry-After": "2"},
-        )
-    return web.json_response({"status": "ready", "database": "reachable", "log_head": head})
+        raise unavailable(f"the database check failed ({type(exc).__name__}); retry shortly") from exc
+    return Readiness(log_head=head)
 
 
-def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -> web.Application:
-    """Build the app; with ``ledger`` given (tests) it is used and not closed."""
+@core.get("/v1/whoami", roles=ANY_ROLE, response=WhoAmI, tags=("auth",))
+async def whoami(call: Call[None, None]) -> WhoAmI:
+    """The identity of the presented token (never the token itself)."""
+    who = call.principal
+    return WhoAmI(token_id=who.token_id, role=who.role.value, institution_id=who.institution_id,
+                  name=who.name)
+
+
+ROUTE_MODULES: list[RouteRegistry] = [core]
+"""The registries served by every app; domain route modules append theirs here."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ttledger")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0.0.0"
+
+
+def create_app(
+    settings: Settings | None = None,
+    ledger: Ledger | None = None,
+    *,
+    api_settings: ApiSettings | None = None,
+    routes: Iterable[RouteRegistry] = (),
+) -> web.Application:
+    """Build the app; with ``ledger`` given (tests) it is used and not closed.
+
+    ``routes`` adds registries beyond ``ROUTE_MODULES`` (tests use it for
+    routes of their own).
+    """
     settings = settings or Settings()
-    app = web.Application()
+    api_settings = api_settings or ApiSettings()
+    app = web.Application(client_max_size=api_settings.max_body_bytes)
     app[SETTINGS] = settings
+    app[API_SETTINGS] = api_settings
+    app[AUTH_LIMITER] = FailureLimiter(api_settings.auth_failure_limit, api_settings.auth_failure_window)
+    app[FORWARDED_HOPS] = api_settings.forwarded_hops
+
+    registry = RouteRegistry()
+    for module in (*ROUTE_MODULES, *routes):
+        registry.include(module)
+    app[ROUTES] = registry
+    spec_body = _json_bytes(registry.openapi(version=_version(), description=API_DESCRIPTION))
 
     async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
         if ledger is not None:
-            app[LEDGER] = ledger
+            _attach(app, ledger, api_settings)
             yield
             return
         opened = await open_ledger(settings)
-        app[LEDGER] = opened
+        _attach(app, opened, api_settings)
         try:
             yield
         finally:
             await opened.close()
 
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.Response(body=spec_body, content_type="application/json")
+
     app.cleanup_ctx.append(ledger_ctx)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    middleware.install(app, cors_enabled=bool(api_settings.allowed_origins()))
+    registry.install(app)
+    app.router.add_get("/v1/openapi.json", openapi_json, name="openapi")
+    docs.install(app)
     return app
+
+
+def _attach(app: web.Application, ledger: Ledger, api_settings: ApiSettings) -> None:
+    app[LEDGER] = ledger
+    app[TOKENS] = TokenService(ledger.store.pool, cache_ttl=api_settings.token_cache_ttl)
+
+
+def _json_bytes(doc: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")

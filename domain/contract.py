@@ -101,6 +101,9 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
         self.paid_terms_history: tuple[PaymentTerms, ...] = (terms.payment_terms,)
         self.revenue_reports: tuple[RevenueReport, ...] = ()
         self.risk_events: tuple[RiskEvent, ...] = ()
+        # Money received per payment or claim id: (amount settling due items, date).
+        # Income distribution (收益分配) allocates each of these receipts once.
+        self.receipts: dict[str, tuple[int, date]] = {}
 
     @classmethod
     def draft(
@@ -330,6 +333,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
         self.settlement.apply_allocations(allocations)
         if credit_fen:
             self.settlement.credits[payment_id] = credit_fen
+        self.receipts = {**self.receipts, payment_id: (amount_fen - credit_fen, received_on)}
 
     @event("CreditApplied")
     def _credit_applied(
@@ -411,6 +415,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
     ) -> None:
         self.settlement.references.add(claim_id)
         self.settlement.apply_allocations(allocations)
+        self.receipts = {**self.receipts, claim_id: (sum(a.amount_fen for a in allocations), paid_on)}
         self.risk_events = (
             *self.risk_events,
             RiskEvent(RiskKind.insurance_compensation, paid_on, insurer, claim_id, amount_fen),

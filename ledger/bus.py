@@ -71,6 +71,15 @@ class MessageBus:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.store, self.repository)
 
+    async def handle(self, command: BaseModel, *, idempotency_key: str | None = None,
+                     retry_on_conflict: bool = True) -> Outcome:
+        """Run ``command`` with its registered handler (ledger/commands)."""
+        from ledger.commands import HANDLERS
+
+        handler = HANDLERS[type(command)]  # type: ignore[index]
+        return await self.execute(command, handler, idempotency_key=idempotency_key,
+                                  retry_on_conflict=retry_on_conflict)
+
     async def execute(
         self,
         command: C,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import uuid
 from collections.abc import Sequence
 
 import structlog
@@ -25,7 +26,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"ttledger: serving on http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
     # run_app handles SIGINT/SIGTERM: it stops accepting, lets in-flight requests
     # finish within the grace period, then runs cleanup_ctx (ledger, database).
-    web.run_app(create_app(settings), host=host, port=port, print=None, shutdown_timeout=10)
+    # access_log=None: the API writes its own access line per request (api/middleware.py).
+    web.run_app(create_app(settings), host=host, port=port, print=None, shutdown_timeout=10, access_log=None)
     return 0
 
 
@@ -43,24 +45,112 @@ async def _migrate(settings: Settings) -> int:
 
 async def _verify(settings: Settings) -> int:
     from ledger.bootstrap import open_ledger
+    from ledger.postings_check import check_books
     from ledger.progress import Progress
     from ledger.verify import verify_log
 
     ledger = await open_ledger(settings)
     try:
-        progress = Progress("verify", unit="events")
+        progress = Progress("verify chain", unit="events")
         async with ledger.store.pool.acquire() as conn:
             report = await verify_log(conn, progress=progress.update)
-        progress.finish()
+            progress.finish()
+            books_progress = Progress("verify books", unit="positions")
+            books = await check_books(conn, ledger.repository.mapper, progress=books_progress.update)
+            books_progress.finish()
     finally:
         await ledger.close()
+    failed = False
     if report.ok:
-        print(f"ttledger verify: OK, {report.events_checked} events, chain intact up to position {report.head}")
-        return 0
-    print(f"ttledger verify: FAILED, {len(report.problems)} problem(s) in {report.events_checked} events:")
-    for problem in report.problems:
-        print(f"  - {problem}")
-    return 1
+        print(f"ttledger verify: chain OK, {report.events_checked} events intact up to position {report.head}")
+    else:
+        failed = True
+        print(f"ttledger verify: chain FAILED, {len(report.problems)} problem(s) in {report.events_checked} events:")
+        for problem in report.problems:
+            print(f"  - {problem}")
+    if books.ok:
+        print(f"ttledger verify: books OK, {books.entries} journal entries reproduce from the events; "
+              "trial balance zero at every position")
+    else:
+        failed = True
+        print(f"ttledger verify: books FAILED: {len(books.missing)} missing, {len(books.unexpected)} unexpected "
+              f"rows; unbalanced at positions {list(books.unbalanced_positions)[:10]}")
+        for row in (books.missing + books.unexpected)[:20]:
+            print(f"  - {row}")
+    return 1 if failed else 0
+
+
+async def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from ledger.bootstrap import open_ledger
+    from ledger.tokens import TokenError, TokenService
+
+    ledger = await open_ledger(settings)
+    try:
+        tokens = TokenService(ledger.store.pool)
+        if args.token_command == "create":
+            try:
+                created, plaintext = await tokens.create(
+                    args.role, institution_id=args.institution, name=args.name
+                )
+            except TokenError as exc:
+                print(f"ttledger token create: error: {exc}", file=sys.stderr)
+                return 2
+            # The token alone on stdout (for scripts); everything else on stderr.
+            print(plaintext)
+            scope = f", institution {created.institution_id}" if created.institution_id else ""
+            print(
+                f"ttledger: created token {created.id} (role {created.role.value}{scope}). "
+                "It is shown this once and stored only as a hash: keep it now.",
+                file=sys.stderr,
+            )
+            return 0
+        if args.token_command == "list":
+            rows = await tokens.list_tokens(include_revoked=not args.active)
+            print(f"{'id':36}  {'role':11}  {'institution':36}  {'prefix':13}  {'created':16}  {'status':16}  name")
+            for t in rows:
+                status = "active" if t.active else f"revoked {t.revoked_at:%Y-%m-%d %H:%M}"
+                print(
+                    f"{t.id!s:36}  {t.role.value:11}  {t.institution_id or '-'!s:36}  ttl_{t.prefix}…  "
+                    f"{t.created_at:%Y-%m-%d %H:%M}  {status:16}  {t.name}"
+                )
+            return 0
+        if args.token_command == "revoke":
+            if await tokens.revoke(args.id):
+                print(f"ttledger: token {args.id} revoked (API processes stop accepting it within "
+                      "their token cache time, 60 s by default)")
+                return 0
+            print(f"ttledger token revoke: error: no active token with id {args.id}", file=sys.stderr)
+            return 1
+    finally:
+        await ledger.close()
+    raise AssertionError(args.token_command)  # pragma: no cover
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a UUID: {value!r}") from None
+
+
+def _add_token_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from ledger.tokens import Role
+
+    token = sub.add_parser("token", help="create, list and revoke API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser(
+        "create", help="create a token and print it once",
+        description="Create an API token. It is printed once on stdout and stored only as a hash. "
+        "Roles operator (an exchange) and institution act for one institution: --institution is required.",
+    )
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--institution", type=_uuid, default=None, metavar="ID",
+                        help="the institution (or exchange) the token acts for")
+    create.add_argument("--name", default="", help="a label: who or what holds the token")
+    listing = token_sub.add_parser("list", help="list tokens (never their secrets)")
+    listing.add_argument("--active", action="store_true", help="only tokens not revoked")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id", type=_uuid)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,11 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="load the demo dataset first (once)")
     sub.add_parser("migrate", help="start the database, apply migrations, report readiness, exit")
     sub.add_parser("verify", help="check the hash chain of the whole event log; exit 1 on any problem")
+    _add_token_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "token" and args.token_command == "create":
+        from ledger.tokens import SCOPED_ROLES, Role
+
+        if Role(args.role) in SCOPED_ROLES and args.institution is None:
+            parser.error(f"token create: --institution ID is required for role {args.role} "
+                         "(the institution or exchange the token acts for)")
     settings = Settings()
     configure_logging(args.log_format or settings.log_format, settings.log_level)
     try:
@@ -87,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "verify":
             return asyncio.run(_verify(settings))
+        if args.command == "token":
+            return asyncio.run(_token(args, settings))
     except KeyboardInterrupt:
         return 130
     raise AssertionError(args.command)  # pragma: no cover

@@ -195,3 +195,49 @@ def _shares_sold(h: Any, e: Any) -> list[JournalEntry]:
         return []
     return [JournalEntry(UUID(str(h.institution_id)), "CNY", e.sold_on, "shares_sold",
                          f"{e.shares} shares sold to {e.buyer} (cashed-in equity)", tuple(lines))]
+
+
+# --- income distribution ----------------------------------------------------------------
+
+
+@posts("IncomeBook.DeductionRecorded")
+def _deduction(book: Any, e: Any) -> list[JournalEntry]:
+    d = e.deduction
+    payable = "taxes_payable" if d.category == "tax" else "costs_payable"
+    return transfer(UUID(str(book.institution_id)), "CNY", d.incurred_on, "deduction_recorded",
+                    f"{d.category} {d.reference}: {d.description}",
+                    f"transaction_costs:{d.category}", payable, d.amount_fen)
+
+
+def _award_lines(dist: Any, lines: Any, on: Any, kind: str, why: str) -> list[JournalEntry]:
+    """Awards owed to each beneficiary other than the institution itself (it keeps its share)."""
+    entries: list[JournalEntry] = []
+    for line in lines:
+        if str(line.beneficiary) == "institution" or line.amount_fen == 0:
+            continue
+        debit, credit = f"distribution:{dist.contract_id}", f"distribution_payable:{line.key}"
+        amount = line.amount_fen
+        if amount < 0:
+            debit, credit, amount = credit, debit, -amount
+        entries += transfer(UUID(str(dist.institution_id)), "CNY", on, kind, f"{why}: {line.key}",
+                            debit, credit, amount)
+    return entries
+
+
+@posts("IncomeDistribution.Allocated")
+def _allocated(dist: Any, e: Any) -> list[JournalEntry]:
+    return _award_lines(dist, e.allocation.lines, e.received_on, "award_allocated",
+                        f"收益分配 of receipt {e.receipt_id}")
+
+
+@posts("IncomeDistribution.Adjusted")
+def _adjusted(dist: Any, e: Any) -> list[JournalEntry]:
+    return _award_lines(dist, e.adjustment.lines, e.recorded_on, "award_adjusted",
+                        f"adjustment {e.adjustment_id} after a late deduction")
+
+
+@posts("IncomeDistribution.AwardPaid")
+def _award_paid(dist: Any, e: Any) -> list[JournalEntry]:
+    return transfer(UUID(str(dist.institution_id)), "CNY", e.paid_on, "award_paid",
+                    f"award paid to {e.key} ({e.payment_id})", f"distribution_payable:{e.key}",
+                    "cash", e.amount_fen)

@@ -45,13 +45,38 @@ class EnumAsValue(Transcoding):
 
     def __init__(self, enum_cls: type[StrEnum]) -> None:
         self.type = enum_cls
-        self.name = f"enum:{enum_cls.__module__}.{enum_cls.__qualname__}"
+        self.name = _enum_name(enum_cls)
 
     def encode(self, obj: StrEnum) -> str:
         return obj.value
 
     def decode(self, data: str) -> StrEnum:
         return self.type(data)
+
+
+def tag_enums(value: Any) -> Any:
+    """Mark enum members for the transcoder.
+
+    A ``StrEnum`` member *is* a ``str``, so the JSON encoder writes it as a
+    plain string and never asks a transcoding: it would come back as ``str``.
+    Tagging it first keeps its class through a round trip.
+    """
+    if isinstance(value, StrEnum):
+        return {"_type_": _enum_name(type(value)), "_data_": value.value}
+    if isinstance(value, dict):
+        return {k: tag_enums(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [tag_enums(v) for v in value]
+    return value
+
+
+def _enum_name(enum_cls: type[StrEnum]) -> str:
+    return f"enum:{enum_cls.__module__}.{enum_cls.__qualname__}"
+
+
+class LedgerTranscoder(JSONTranscoder):
+    def encode(self, obj: Any) -> bytes:
+        return super().encode(tag_enums(obj))
 
 
 def _tuples(value: Any) -> Any:
@@ -70,7 +95,7 @@ class ValueObjectAsDict(Transcoding):
         self._fields = [f.name for f in dataclasses.fields(cls)]
 
     def encode(self, obj: Any) -> dict[str, Any]:
-        return {name: getattr(obj, name) for name in self._fields}
+        return {name: tag_enums(getattr(obj, name)) for name in self._fields}
 
     def decode(self, data: dict[str, Any]) -> Any:
         return self.type(**{k: _tuples(v) for k, v in data.items()})
@@ -84,7 +109,7 @@ def load_domain_modules() -> None:
 
 def build_transcoder() -> JSONTranscoder:
     load_domain_modules()
-    transcoder = JSONTranscoder()
+    transcoder = LedgerTranscoder()
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
         transcoder.register(transcoding)
     for enum_cls in ENUMS:

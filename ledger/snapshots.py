@@ -33,7 +33,9 @@ class ShapedAsDict(Transcoding):
     name = "shaped"
 
     def encode(self, obj: Shaped) -> dict[str, Any]:
-        return {"kind": obj.kind, "items": obj.items}
+        from ledger.serialisation import tag_enums
+
+        return {"kind": obj.kind, "items": tag_enums(obj.items)}
 
     def decode(self, data: dict[str, Any]) -> Shaped:
         return Shaped(data["kind"], data["items"])

@@ -8,6 +8,7 @@ to its handler so the bus, the API and the demo loader share one table.
 
 from __future__ import annotations
 
+from ledger.commands import achievement, contract, distribution, equity, institution
 from ledger.commands.base import HANDLERS, Command, handler
 
-__all__ = ["HANDLERS", "Command", "handler"]
+__all__ = ["HANDLERS", "Command", "achievement", "contract", "distribution", "equity", "handler", "institution"]

@@ -56,3 +56,25 @@ async def existing(uow: UnitOfWork, cls: type[A], aggregate_id: UUID, field: str
         raise DomainError(
             REFERENCED_RECORD_EXISTS, field, f"no {cls.__name__.lower()} {aggregate_id}"
         ) from None
+
+
+def fields_of(cmd: Command, *skip: str) -> dict[str, Any]:
+    """The command's fields as keyword arguments, leaving out ``skip`` (ids of the target)."""
+    return {k: getattr(cmd, k) for k in type(cmd).model_fields if k not in skip}
+
+
+class under:
+    """Prefix the field path of a domain error raised inside, so it matches the request body.
+
+    A domain rule says ``title``; the request carried it as ``terms.title``.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, DomainError) and not exc.field.startswith(self.prefix + "."):
+            exc.field = f"{self.prefix}.{exc.field}" if exc.field else self.prefix

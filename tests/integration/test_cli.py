@@ -44,7 +44,8 @@ def test_verify_passes_on_an_empty_log_and_uses_database_url(migrated_dsn: str, 
     env = {**os.environ, "DATABASE_URL": migrated_dsn, "TTLEDGER_DATA_DIR": str(tmp_path / "unused")}
     result = run(["verify"], env)
     assert result.returncode == 0, result.stderr
-    assert "OK, 0 events" in result.stdout
+    assert "chain OK, 0 events" in result.stdout
+    assert "books OK" in result.stdout
     assert not (tmp_path / "unused").exists()  # no embedded server was started
     assert migrated_dsn not in result.stderr  # the DSN is never logged
 

@@ -1,0 +1,335 @@
+"""Problem details for HTTP APIs (RFC 9457): every error is ``application/problem+json``.
+
+A problem has the standard members ``type`` (a URI naming the kind of
+problem: ``https://ttledger.dev/problems/<rule-or-kind>``), ``title``,
+``status``, ``detail`` and ``instance`` (the request path), plus extension
+members:
+
+* ``request_id`` on every problem, to quote when reporting it;
+* ``errors``: a list of ``{field, rule, detail}`` for validation and domain
+  errors, ``field`` being the path of the offending input (``owners[1].share``)
+  and ``rule`` a stable code (a domain rule name from docs/rules.md, or
+  ``validation.<pydantic error type>``);
+* ``stream_id``, ``expected_version``, ``current_version`` on version conflicts.
+
+:func:`problem_for` maps the exceptions of the layers below to problems; the
+middleware (``api/middleware.py``) applies it to whatever a handler raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from domain.errors import DomainError
+from ledger.bus import IdempotencyKeyReused
+from ledger.repository import AggregateNotFound
+from ledger.store import ConcurrencyConflict, StoreError
+
+PROBLEM_BASE = "https://ttledger.dev/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+def request_key(name: str, tp: type) -> Any:
+    """A typed ``web.RequestKey`` (aiohttp >= 3.13), or a namespaced string key before it."""
+    factory = getattr(web, "RequestKey", None)
+    return factory(name, tp) if factory is not None else f"ttledger.{name}"
+
+
+REQUEST_ID_KEY = request_key("request_id", str)
+RETRY_AFTER_UNAVAILABLE = 5
+
+
+def problem_type(kind: str) -> str:
+    return PROBLEM_BASE + kind
+
+
+# ---- documents (also the OpenAPI schema of every error response) ------------
+
+
+class FieldError(BaseModel):
+    """One reason a request was refused, pointing at the input that caused it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str = Field(description="Path of the offending input, e.g. `owners[1].share`; empty for the whole body.")
+    rule: str = Field(description="Stable code: a rule name from docs/rules.md or `validation.<type>`.")
+    detail: str = Field(description="What is wrong, for a person.")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details document."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(
+        default="about:blank",
+        description="URI of the kind of problem: `https://ttledger.dev/problems/<rule-or-kind>`.",
+    )
+    title: str = Field(description="Short summary of the kind of problem.")
+    status: int = Field(ge=400, le=599, description="The HTTP status code.")
+    detail: str | None = Field(default=None, description="What went wrong in this occurrence.")
+    instance: str | None = Field(default=None, description="The request path.")
+    request_id: str | None = Field(default=None, description="Quote it when reporting the problem.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="For validation and domain errors: each offending input."
+    )
+
+
+class HTTPProblem(Exception):
+    """Raise from anywhere in a request to answer with this problem."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str | None,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        self.status = status
+        self.type = problem_type(kind) if kind else "about:blank"
+        self.title = title
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extensions = extensions
+        super().__init__(f"{status} {title}: {detail}")
+
+    def document(self, request: web.Request) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": request.path,
+        }
+        doc.update(self.extensions)
+        request_id = request.get(REQUEST_ID_KEY)
+        if request_id:
+            doc["request_id"] = request_id
+        return doc
+
+    def response(self, request: web.Request) -> web.Response:
+        body = json.dumps(self.document(request), ensure_ascii=False, default=str)
+        return web.Response(
+            text=body, status=self.status, content_type=PROBLEM_CONTENT_TYPE, headers=self.headers
+        )
+
+
+# ---- field paths -------------------------------------------------------------
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """pydantic's ``('owners', 1, 'share')`` as ``owners[1].share``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def validation_errors(exc: ValidationError, where: str | None = None) -> list[dict[str, Any]]:
+    """pydantic errors as ``{field, rule, detail}`` entries; never echoes the input."""
+    entries: list[dict[str, Any]] = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        entry: dict[str, Any] = {
+            "field": field_path(err["loc"]),
+            "rule": f"validation.{err['type']}",
+            "detail": err["msg"],
+        }
+        if where:
+            entry["in"] = where
+        entries.append(entry)
+    return entries
+
+
+# ---- constructors for the common problems ------------------------------------
+
+
+def bad_request(kind: str, detail: str, **extensions: Any) -> HTTPProblem:
+    return HTTPProblem(400, kind, "Bad request", detail, **extensions)
+
+
+def unprocessable(errors: list[dict[str, Any]], detail: str | None = None) -> HTTPProblem:
+    return HTTPProblem(
+        422, "validation", "The request is not valid",
+        detail or f"{len(errors)} input(s) failed validation; see errors",
+        errors=errors,
+    )
+
+
+def unauthenticated(detail: str, *, error: str | None = "invalid_token") -> HTTPProblem:
+    challenge = 'Bearer realm="ttledger"'
+    if error:
+        challenge += f', error="{error}"'
+    return HTTPProblem(401, "unauthenticated", "Authentication required", detail,
+                       headers={"WWW-Authenticate": challenge})
+
+
+def forbidden(kind: str, detail: str, **extensions: Any) -> HTTPProblem:
+    return HTTPProblem(403, kind, "Forbidden", detail, **extensions)
+
+
+def too_many_requests(retry_after: int, detail: str) -> HTTPProblem:
+    return HTTPProblem(429, "too-many-requests", "Too many requests", detail,
+                       headers={"Retry-After": str(retry_after)}, retry_after=retry_after)
+
+
+def unavailable(detail: str = "the database is unreachable; retry shortly") -> HTTPProblem:
+    return HTTPProblem(503, "database-unavailable", "Service unavailable", detail,
+                       headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
+
+
+def internal_error() -> HTTPProblem:
+    return HTTPProblem(
+        500, "internal-error", "Internal server error",
+        "an unexpected error occurred; nothing in it is about your request's content. "
+        "Quote the request_id when reporting it.",
+    )
+
+
+# ---- exceptions of the layers below -> problems --------------------------------
+
+_CLOSED_MARKERS = ("pool is closed", "pool is closing", "connection is closed", "connection was closed")
+
+
+_NETWORK_ERRNOS = frozenset({
+    errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT,
+    errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EPIPE, errno.ENOTCONN,
+})
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Connection-level failures: the database is down, unreachable or refusing connections.
+
+    Kept narrow on purpose: an ``OSError`` about a file is a bug (500), not an outage.
+    """
+    if isinstance(
+        exc,
+        asyncpg.PostgresConnectionError       # class 08: connection failures
+        | asyncpg.CannotConnectNowError       # 57P03: starting up / shutting down
+        | asyncpg.AdminShutdownError          # 57P01
+        | asyncpg.CrashShutdownError          # 57P02
+        | asyncpg.TooManyConnectionsError     # 53300
+        | ConnectionError                     # refused, reset, aborted, broken pipe
+        | socket.gaierror                     # host name does not resolve
+        | asyncio.TimeoutError,               # pool.acquire / connect timeouts
+    ):
+        return True
+    if isinstance(exc, OSError) and (exc.errno in _NETWORK_ERRNOS or (
+        exc.errno is None and "connect" in str(exc).lower()  # asyncpg: "Multiple exceptions: ..."
+    )):
+        return True
+    return isinstance(exc, asyncpg.InterfaceError | StoreError) and any(
+        m in str(exc) for m in (*_CLOSED_MARKERS, "store is closed")
+    )
+
+
+_HTTP_KINDS: dict[int, tuple[str, str]] = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    408: ("request-timeout", "Request timeout"),
+    411: ("length-required", "Length required"),
+    413: ("payload-too-large", "Request body too large"),
+    414: ("uri-too-long", "URI too long"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    431: ("headers-too-large", "Request header fields too large"),
+}
+_PASS_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> HTTPProblem:
+    status = exc.status
+    kind, title = _HTTP_KINDS.get(status, (None, exc.reason))
+    headers = {h: exc.headers[h] for h in _PASS_HEADERS if h in exc.headers}
+    if status == 404:
+        detail = f"no resource at {request.path}"
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.path}; allowed: {exc.headers.get('Allow', '')}"
+    elif status == 413:
+        limit = getattr(request, "client_max_size", None) or request._client_max_size
+        detail = f"the request body exceeds the limit of {limit} bytes"
+    elif status >= 500:
+        return internal_error()
+    else:
+        detail = exc.text if exc.text and exc.text != f"{status}: {exc.reason}" else exc.reason
+    return HTTPProblem(status, kind, title, detail, headers=headers)
+
+
+def _rule_name(exc: BaseException, default: str) -> str:
+    """The rule an exception of the layers below names (a ``domain.errors.Rule`` or a string)."""
+    rule = getattr(exc, "rule", None)
+    name = getattr(rule, "name", rule)
+    return name if isinstance(name, str) and name else default
+
+
+def problem_for(exc: BaseException, request: web.Request) -> HTTPProblem | None:
+    """The problem answering ``exc``; ``None`` when it is unexpected (a 500)."""
+    if isinstance(exc, HTTPProblem):
+        return exc
+    if isinstance(exc, DomainError):
+        return HTTPProblem(
+            422, exc.rule.name, exc.rule.meaning, exc.detail, errors=[exc.as_dict()]
+        )
+    if isinstance(exc, ValidationError):
+        return unprocessable(validation_errors(exc))
+    if isinstance(exc, AggregateNotFound):
+        return HTTPProblem(
+            404, "not-found", "Not found", str(exc),
+            aggregate=exc.kind, aggregate_id=str(exc.aggregate_id),
+        )
+    if isinstance(exc, ConcurrencyConflict):
+        return HTTPProblem(
+            409, _rule_name(exc, "stream_version_is_current"), "Version conflict",
+            f"{exc}; reload it and decide again (send If-Match with the version you read)",
+            headers={"ETag": f'"{exc.actual_version}"'},
+            stream_id=str(exc.stream_id),
+            expected_version=exc.expected_version,
+            current_version=exc.actual_version,
+        )
+    if isinstance(exc, IdempotencyKeyReused):
+        name = _rule_name(exc, "idempotency_key_reuse")
+        return HTTPProblem(
+            409, name, "Idempotency key reused", str(exc),
+            errors=[{"field": "Idempotency-Key", "rule": name, "detail": str(exc), "in": "header"}],
+        )
+    if isinstance(exc, web.HTTPException) and exc.status >= 400:
+        return _from_http_exception(exc, request)
+    if is_database_unavailable(exc):
+        return unavailable()
+    return None
+
+
+def problem_responses(statuses: Iterable[int]) -> dict[str, Any]:
+    """OpenAPI ``responses`` entries for these error statuses (see api/routing.py)."""
+    return {str(s): {"$ref": f"#/components/responses/Problem{s}"} for s in sorted(set(statuses))}
+
+
+PROBLEM_DESCRIPTIONS: dict[int, str] = {
+    400: "Malformed request: invalid JSON, wrong content type, bad header.",
+    401: "Missing, malformed, unknown or revoked token.",
+    403: "The token's role may not use this route, or not for this institution.",
+    404: "No such resource.",
+    409: "Version conflict (`If-Match` stale) or idempotency key reused with another body.",
+    413: "Request body larger than the configured limit.",
+    422: "Validation or domain rule failed; see `errors`.",
+    429: "Too many failed authentications from this address; see `Retry-After`.",
+    500: "Unexpected error; quote `request_id`.",
+    503: "Database unreachable; retry after `Retry-After` seconds.",
+}

@@ -1,0 +1,610 @@
+"""Declare a route once; get the aiohttp route, request checking and OpenAPI 3.1.
+
+A route module makes a :class:`RouteRegistry` and decorates handlers::
+
+    from api.routing import Call, Reply, RouteRegistry
+    from ledger.tokens import Role
+
+    routes = RouteRegistry()
+
+    @routes.post(
+        "/v1/achievements",
+        roles={Role.ADMIN, Role.INSTITUTION},
+        body=RegisterAchievement,          # pydantic model of the JSON body
+        response=AchievementView,          # pydantic model (or list[...]) of the reply
+        status=201,
+        idempotency_key=True,              # accept Idempotency-Key
+        summary="Register an achievement",
+        tags=("achievements",),
+    )
+    async def register_achievement(call: Call[RegisterAchievement, None]) -> Reply[AchievementView]:
+        require_institution(call.principal, call.body.institution_id)
+        outcome = await call.ledger.bus.execute(call.body, handle, idempotency_key=call.idempotency_key)
+        return Reply(AchievementView(...), headers={"Location": ...})
+
+and the app factory includes the registry. Before the handler runs, the
+wrapper has, in this order: authenticated the bearer token (401/429) and
+checked the role (403) unless the route is public (``roles=PUBLIC``);
+validated path and query parameters (422); parsed the ``Idempotency-Key`` and
+``If-Match`` headers when the route accepts them (400 if malformed); read the
+body (413 over the limit, 400 if not JSON) and validated it (422). The
+handler's return value is validated against ``response`` and serialised; a
+handler may also return a :class:`Reply` (status, headers) or any aiohttp
+response. Whatever it raises becomes a problem+json (``api/problems.py``).
+
+``RouteRegistry.table()`` lists ``(method, path, roles)`` for every route, so
+tests can check the role matrix of the whole API, and
+``RouteRegistry.openapi()`` builds the OpenAPI 3.1 document from the same
+declarations.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+import typing
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, cast
+from uuid import UUID
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from api.auth import authenticate, authorize
+from api.problems import (
+    PROBLEM_CONTENT_TYPE,
+    PROBLEM_DESCRIPTIONS,
+    Problem,
+    bad_request,
+    unauthenticated,
+    unprocessable,
+    validation_errors,
+)
+from api.state import LEDGER
+from ledger.bootstrap import Ledger
+from ledger.store import ConcurrencyConflict
+from ledger.tokens import Principal, Role
+
+B = TypeVar("B")
+Q = TypeVar("Q")
+R = TypeVar("R")
+
+PUBLIC: None = None
+"""``roles=PUBLIC``: the route needs no token."""
+ANY_ROLE: frozenset[Role] = frozenset(Role)
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_IF_MATCH = re.compile(r'^(?:"(\d{1,18})"|(\d{1,18}))$')
+_PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^{}]*)?\}")
+
+
+def etag(version: int) -> str:
+    """The ``ETag`` value for an aggregate at ``version`` (clients send it back in ``If-Match``)."""
+    return f'"{version}"'
+
+
+def ensure_version(stream_id: UUID, current_version: int, expected_version: int | None) -> None:
+    """Refuse a change decided on a stale version (``If-Match``): 409 with the current one.
+
+    Call it in a command handler after loading the aggregate, and run the
+    command with ``bus.execute(..., retry_on_conflict=call.expected_version is None)``
+    so that a race after the check is reported the same way, not retried.
+    """
+    if expected_version is not None and expected_version != current_version:
+        raise ConcurrencyConflict(stream_id, expected_version, current_version)
+
+
+@dataclass(frozen=True)
+class Reply(Generic[R]):
+    """A handler's result with a non-default status or extra headers (``Location``, ``ETag``)."""
+
+    body: R
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Call(Generic[B, Q]):
+    """Everything a handler needs, already checked."""
+
+    request: web.Request
+    body: B
+    """The validated body model (``None`` when the route declares none)."""
+    query: Q
+    """The validated query model (``None`` when the route declares none)."""
+    path: Any
+    """The validated path model, or the raw ``match_info`` dict when none is declared."""
+    maybe_principal: Principal | None
+    idempotency_key: str | None = None
+    """``Idempotency-Key`` (routes with ``idempotency_key=True``); pass it to ``bus.execute``."""
+    expected_version: int | None = None
+    """The version in ``If-Match`` (routes with ``if_match=True``); pin commands to it."""
+
+    @property
+    def principal(self) -> Principal:
+        if self.maybe_principal is None:
+            raise unauthenticated("this route needs an API token", error=None)
+        return self.maybe_principal
+
+    @property
+    def app(self) -> web.Application:
+        return self.request.app
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.request.app[LEDGER]
+
+
+Handler = Callable[[Call[Any, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    handler: Handler
+    roles: frozenset[Role] | None
+    operation_id: str
+    summary: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    path_params: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    idempotency_key: bool = False
+    if_match: bool = False
+    include_in_schema: bool = True
+
+    @property
+    def public(self) -> bool:
+        return self.roles is None
+
+    @property
+    def path_names(self) -> list[str]:
+        return _PATH_PARAM.findall(self.path)
+
+    @property
+    def openapi_path(self) -> str:
+        return _PATH_PARAM.sub(r"{\1}", self.path)
+
+
+class RouteRegistry:
+    """An ordered set of declared routes; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._routes: list[RouteSpec] = []
+        self._adapters: dict[int, TypeAdapter[Any]] = {}
+
+    # ---- declaring ------------------------------------------------------
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        roles: Iterable[Role | str] | None,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        path_params: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int | None = None,
+        summary: str = "",
+        description: str = "",
+        tags: Iterable[str] = (),
+        idempotency_key: bool = False,
+        if_match: bool = False,
+        operation_id: str | None = None,
+        include_in_schema: bool = True,
+    ) -> Callable[[Handler], Handler]:
+        """Declare a route. ``roles`` is required: a set of roles, or ``PUBLIC``."""
+        method = method.upper()
+        role_set = None if roles is None else frozenset(Role(r) for r in roles)
+        if role_set is not None and not role_set:
+            raise ValueError(f"{method} {path}: roles is empty; use PUBLIC for a public route")
+        if role_set and Role.REGULATOR in role_set and method not in READ_ONLY_METHODS:
+            raise ValueError(f"{method} {path}: the regulator role is read-only")
+        for model, what in ((body, "body"), (query, "query"), (path_params, "path_params")):
+            if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise TypeError(f"{method} {path}: {what} must be a pydantic model class")
+        if body is not None and method in READ_ONLY_METHODS:
+            raise ValueError(f"{method} {path}: a {method} route takes no body")
+
+        def register(handler: Handler) -> Handler:
+            spec = RouteSpec(
+                method=method, path=path, handler=handler, roles=role_set,
+                operation_id=operation_id or handler.__name__,
+                summary=summary or _first_line(handler.__doc__),
+                description=description or _rest(handler.__doc__),
+                tags=tuple(tags), body=body, query=query, path_params=path_params,
+                response=response,
+                status=status or (200 if response is not None else 204),
+                idempotency_key=idempotency_key, if_match=if_match,
+                include_in_schema=include_in_schema,
+            )
+            self.add(spec)
+            return handler
+
+        return register
+
+    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **kw)
+
+    def add(self, spec: RouteSpec) -> None:
+        for existing in self._routes:
+            if (existing.method, existing.openapi_path) == (spec.method, spec.openapi_path):
+                raise ValueError(f"{spec.method} {spec.path} is declared twice")
+            if existing.operation_id == spec.operation_id:
+                raise ValueError(f"operation id {spec.operation_id!r} is used twice")
+        if spec.path_params is not None:
+            declared = set(spec.path_params.model_fields)
+            if declared != set(spec.path_names):
+                raise ValueError(f"{spec.method} {spec.path}: path_params fields {sorted(declared)} "
+                                 f"do not match the path's {spec.path_names}")
+        self._routes.append(spec)
+
+    def include(self, other: RouteRegistry) -> None:
+        for spec in other.routes:
+            self.add(spec)
+
+    # ---- introspection --------------------------------------------------
+
+    @property
+    def routes(self) -> tuple[RouteSpec, ...]:
+        return tuple(self._routes)
+
+    def table(self) -> list[tuple[str, str, frozenset[Role] | None]]:
+        """``(method, path, roles)`` of every route; ``roles`` is ``None`` for public ones."""
+        return [(s.method, s.path, s.roles) for s in self._routes]
+
+    # ---- serving --------------------------------------------------------
+
+    def install(self, app: web.Application) -> None:
+        for spec in self._routes:
+            wrapped = self._wrap(spec)
+            if spec.method == "GET":
+                app.router.add_get(spec.path, wrapped, name=spec.operation_id)
+            else:
+                app.router.add_route(spec.method, spec.path, wrapped, name=spec.operation_id)
+
+    def _adapter(self, tp: Any) -> TypeAdapter[Any]:
+        key = id(tp)
+        adapter = self._adapters.get(key)
+        if adapter is None:
+            adapter = self._adapters[key] = TypeAdapter(tp)
+        return adapter
+
+    def _wrap(self, spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        response_adapter = self._adapter(spec.response) if spec.response is not None else None
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            who: Principal | None = None
+            if spec.roles is not None:
+                who = await authenticate(request)
+                authorize(who, spec.roles)
+            errors: list[dict[str, Any]] = []
+            path: Any = dict(request.match_info)
+            if spec.path_params is not None:
+                path = _validate(spec.path_params, path, "path", errors)
+            query = None
+            if spec.query is not None:
+                query = _validate(spec.query, _query_input(request, spec.query), "query", errors)
+            key = _idempotency_key(request) if spec.idempotency_key else None
+            expected = _if_match(request) if spec.if_match else None
+            body = None
+            if spec.body is not None:
+                body = await _read_body(request, spec.body, errors)
+            if errors:
+                raise unprocessable(errors)
+            call: Call[Any, Any] = Call(request, body, query, path, who, key, expected)
+            result = await spec.handler(call)
+            return _render(spec, response_adapter, result)
+
+        handle.__name__ = f"route_{spec.operation_id}"
+        return handle
+
+    # ---- OpenAPI --------------------------------------------------------
+
+    def openapi(
+        self, *, title: str = "ttledger API", version: str = "0.1.0", description: str = ""
+    ) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of every route with ``include_in_schema``."""
+        specs = [s for s in self._routes if s.include_in_schema]
+        inputs: list[tuple[tuple[str, str], Any, TypeAdapter[Any]]] = []
+        for s in specs:
+            for kind, model, mode in (
+                ("body", s.body, "validation"),
+                ("query", s.query, "validation"),
+                ("path", s.path_params, "validation"),
+                ("response", s.response, "serialization"),
+            ):
+                if model is not None:
+                    inputs.append(((s.operation_id, kind), mode, self._adapter(model)))
+        inputs.append((("", "problem"), "serialization", TypeAdapter(Problem)))
+        mapping, defs = TypeAdapter.json_schemas(inputs, ref_template=REF_TEMPLATE)
+        schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+
+        def schema(op: str, kind: str, mode: str) -> dict[str, Any]:
+            return dict(mapping[((op, kind), cast(Any, mode))])
+
+        def resolve(ref_schema: dict[str, Any]) -> dict[str, Any]:
+            ref = ref_schema.get("$ref", "")
+            return dict(schemas[ref.rsplit("/", 1)[-1]]) if ref else ref_schema
+
+        problem_ref = schema("", "problem", "serialization")
+        paths: dict[str, dict[str, Any]] = {}
+        tags: list[str] = []
+        for s in specs:
+            op: dict[str, Any] = {"operationId": s.operation_id}
+            if s.summary:
+                op["summary"] = s.summary
+            description_lines = [s.description] if s.description else []
+            if s.roles is None:
+                op["security"] = []
+            else:
+                op["security"] = [{"bearer": []}]
+                op["x-roles"] = sorted(r.value for r in s.roles)
+                description_lines.append("Roles: " + ", ".join(op["x-roles"]) + ".")
+            if description_lines:
+                op["description"] = "\n\n".join(description_lines)
+            if s.tags:
+                op["tags"] = list(s.tags)
+                tags.extend(t for t in s.tags if t not in tags)
+            params: list[dict[str, Any]] = []
+            path_props: dict[str, Any] = {}
+            if s.path_params is not None:
+                path_props = resolve(schema(s.operation_id, "path", "validation")).get("properties", {})
+            for name in s.path_names:
+                params.append({"name": name, "in": "path", "required": True,
+                               "schema": path_props.get(name, {"type": "string"})})
+            if s.query is not None:
+                q = resolve(schema(s.operation_id, "query", "validation"))
+                required = set(q.get("required", []))
+                for name, prop in q.get("properties", {}).items():
+                    param: dict[str, Any] = {"name": name, "in": "query", "required": name in required,
+                                             "schema": prop}
+                    if "description" in prop:
+                        param["description"] = prop["description"]
+                    params.append(param)
+            if s.idempotency_key:
+                params.append({"$ref": "#/components/parameters/IdempotencyKey"})
+            if s.if_match:
+                params.append({"$ref": "#/components/parameters/IfMatch"})
+            if params:
+                op["parameters"] = params
+            if s.body is not None:
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": schema(s.operation_id, "body", "validation")}},
+                }
+            success: dict[str, Any] = {"description": _status_text(s.status)}
+            if s.response is not None:
+                success["content"] = {
+                    "application/json": {"schema": schema(s.operation_id, "response", "serialization")}
+                }
+            responses: dict[str, Any] = {str(s.status): success}
+            for code in sorted(_error_statuses(s)):
+                responses[str(code)] = {"$ref": f"#/components/responses/Problem{code}"}
+            op["responses"] = responses
+            paths.setdefault(s.openapi_path, {})[s.method.lower()] = op
+
+        problem_responses: dict[str, Any] = {}
+        for code, text in PROBLEM_DESCRIPTIONS.items():
+            entry: dict[str, Any] = {
+                "description": text,
+                "content": {PROBLEM_CONTENT_TYPE: {"schema": problem_ref}},
+            }
+            if code in (429, 503):
+                entry["headers"] = {"Retry-After": {"description": "Seconds to wait.",
+                                                    "schema": {"type": "integer"}}}
+            if code == 401:
+                entry["headers"] = {"WWW-Authenticate": {"description": "Bearer challenge.",
+                                                         "schema": {"type": "string"}}}
+            problem_responses[f"Problem{code}"] = entry
+
+        doc: dict[str, Any] = {
+            "openapi": "3.1.0",
+            "info": {
+                "title": title,
+                "version": version,
+                "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+            },
+            "paths": paths,
+            "components": {
+                "schemas": schemas,
+                "responses": problem_responses,
+                "parameters": {
+                    "IdempotencyKey": {
+                        "name": "Idempotency-Key", "in": "header", "required": False,
+                        "description": "Makes a retry safe: the same key with the same body returns "
+                        "the first result and writes nothing; with another body it is refused (409).",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    },
+                    "IfMatch": {
+                        "name": "If-Match", "in": "header", "required": False,
+                        "description": "The version (ETag) the change was decided on; a stale one is "
+                        "refused with 409 and the current version.",
+                        "schema": {"type": "string", "pattern": r'^"?\d+"?$'},
+                    },
+                },
+                "securitySchemes": {
+                    "bearer": {
+                        "type": "http", "scheme": "bearer", "bearerFormat": "ttl_…",
+                        "description": "An API token from `ttledger token create`.",
+                    }
+                },
+            },
+        }
+        if description:
+            doc["info"]["description"] = description
+        if tags:
+            doc["tags"] = [{"name": t} for t in tags]
+        return doc
+
+
+ROUTES = web.AppKey("routes", RouteRegistry)
+"""The app's combined registry: ``app[ROUTES].table()`` is its role matrix."""
+
+
+# ---- request parsing ------------------------------------------------------------
+
+
+def _validate(model: type[BaseModel], data: Any, where: str, errors: list[dict[str, Any]]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(validation_errors(exc, where))
+        return None
+
+
+def _is_sequence(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_sequence(a) for a in typing.get_args(annotation) if a is not type(None))
+    return origin in (list, tuple, set, frozenset)
+
+
+def _query_input(request: web.Request, model: type[BaseModel]) -> dict[str, Any]:
+    sequences = {
+        (f.alias or name)
+        for name, f in model.model_fields.items()
+        if _is_sequence(f.annotation)
+    }
+    data: dict[str, Any] = {}
+    for key in dict.fromkeys(request.query.keys()):
+        values = request.query.getall(key)
+        data[key] = values if key in sequences or len(values) > 1 else values[0]
+    return data
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise bad_request(
+            "invalid-header",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice)",
+        )
+    return key
+
+
+def _if_match(request: web.Request) -> int | None:
+    value = request.headers.get("If-Match")
+    if value is None or value.strip() == "*":
+        return None
+    match = _IF_MATCH.match(value.strip())
+    if not match:
+        raise bad_request(
+            "invalid-header", 'If-Match must be one strong ETag holding a version, like "3"'
+        )
+    return int(match[1] or match[2])
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+async def _read_body(
+    request: web.Request, model: type[BaseModel], errors: list[dict[str, Any]]
+) -> BaseModel | None:
+    if not _is_json(request.content_type):
+        shown = request.headers.get("Content-Type", "none")[:80]
+        raise bad_request(
+            "content-type", f"send the body as application/json (Content-Type was {shown})"
+        )
+    raw = await request.read()  # raises 413 over client_max_size
+    if not raw.strip():
+        raise bad_request("body-required", "this route needs a JSON body")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        details = exc.errors(include_url=False, include_input=False, include_context=False)
+        malformed = [e for e in details if e["type"] == "json_invalid"]
+        if malformed:
+            raise bad_request(
+                "malformed-json", f"the body is not valid JSON: {malformed[0]['msg']}"
+            ) from None
+        errors.extend(validation_errors(exc, "body"))
+        return None
+
+
+# ---- responses ---------------------------------------------------------------
+
+
+class ResponseModelMismatch(Exception):
+    """A handler returned something its declared response model refuses (a server bug: 500)."""
+
+
+def _render(spec: RouteSpec, adapter: TypeAdapter[Any] | None, result: Any) -> web.StreamResponse:
+    if isinstance(result, web.StreamResponse):
+        return result
+    status = spec.status
+    headers: Mapping[str, str] = {}
+    if isinstance(result, Reply):
+        status = result.status or status
+        headers = result.headers
+        result = result.body
+    if adapter is None:
+        if result is not None:
+            raise ResponseModelMismatch(f"{spec.operation_id} declares no response but returned {type(result)}")
+        return web.Response(status=status, headers=headers)
+    try:
+        payload = adapter.dump_json(adapter.validate_python(result, from_attributes=True))
+    except ValidationError as exc:
+        raise ResponseModelMismatch(f"{spec.operation_id} returned a value its response model refuses") from exc
+    return web.Response(body=payload, status=status, content_type="application/json", headers=headers)
+
+
+def _status_text(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Success"
+
+
+def _error_statuses(s: RouteSpec) -> set[int]:
+    codes = {500, 503}
+    if s.body is not None or s.query is not None or s.path_params is not None or s.idempotency_key or s.if_match:
+        codes.add(400)
+    if s.roles is not None:
+        codes |= {401, 403, 429}
+    if s.path_names:
+        codes.add(404)
+    if s.if_match or s.idempotency_key or s.method not in READ_ONLY_METHODS:
+        codes.add(409)
+    if s.body is not None:
+        codes.add(413)
+    if s.body is not None or s.query is not None or s.path_params is not None or s.method not in READ_ONLY_METHODS:
+        codes.add(422)
+    return codes
+
+
+def _first_line(doc: str | None) -> str:
+    return inspect.cleandoc(doc or "").split("\n", 1)[0].strip()
+
+
+def _rest(doc: str | None) -> str:
+    parts = inspect.cleandoc(doc or "").split("\n", 1)
+    return parts[1].strip() if len(parts) > 1 else ""

@@ -1,0 +1,233 @@
+"""Commands on technology contracts (技术合同): lifecycle, money, use-first-pay-later.
+
+A payment's path, for a newcomer: ``RecordPayment`` (validated by pydantic,
+over HTTP too) → ``record_payment`` below → ``TechnologyContract.record_payment``
+checks the rules and records ``PaymentReceived`` with its allocation →
+``ledger/posting_rules.py`` posts Dr cash / Cr receivable in the same
+transaction → the projections turn it into "cash received" statistics.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from domain.achievement import Achievement
+from domain.contract import TechnologyContract
+from domain.contract_terms import ContractTerms, Registration
+from domain.institution import Institution
+from domain.payment_terms import PaymentTerms
+from domain.services import ContractEnd, end_contract
+from domain.services import take_effect as take_effect_service
+from domain.settlement import Overpayment
+from ledger.commands.base import Command, Result, existing, fields_of, handler, under, written
+from ledger.unit_of_work import UnitOfWork
+
+
+class DraftContract(Command):
+    terms: ContractTerms
+    drafted_on: date
+    id: UUID | None = None
+
+
+class ContractCommand(Command):
+    contract_id: UUID
+
+
+class AmendTerms(ContractCommand):
+    terms: ContractTerms
+    amended_on: date
+
+
+class SignContract(ContractCommand):
+    on: date
+
+
+class RegisterContract(ContractCommand):
+    registration: Registration
+
+
+class CorrectRegistration(ContractCommand):
+    registration: Registration
+    corrected_on: date
+    reason: str
+
+
+class TakeEffect(ContractCommand):
+    on: date
+
+
+class EndContract(ContractCommand):
+    end: ContractEnd
+    on: date
+    reason: str = ""
+
+
+class ReportRoyalty(ContractCommand):
+    period_start: date
+    period_end: date
+    base_fen: int
+    reported_on: date
+
+
+class TopUpMinimumRoyalty(ContractCommand):
+    contract_year: int
+    on: date
+
+
+class ReachMilestone(ContractCommand):
+    name: str
+    on: date
+
+
+class RecordPayment(ContractCommand):
+    payment_id: str
+    amount_fen: int
+    received_on: date
+    due_item_id: str | None = None
+    overpayment: Overpayment = Overpayment.reject
+    payer: str | None = None
+
+
+class ApplyCredit(ContractCommand):
+    credit_id: str
+    on: date
+    due_item_id: str | None = None
+
+
+class RefundCredit(ContractCommand):
+    credit_id: str
+    amount_fen: int
+    on: date
+    reference: str
+
+
+class DeferDueItems(ContractCommand):
+    new_due_dates: dict[str, date]
+    approver: str
+    reason: str
+    decided_on: date
+
+
+class WriteOff(ContractCommand):
+    due_item_id: str
+    approver: str
+    reason: str
+    on: date
+
+
+class ReportLicenseeRevenue(ContractCommand):
+    period_start: date
+    period_end: date
+    revenue_fen: int
+    reported_on: date
+
+
+class RenegotiatePaidTerms(ContractCommand):
+    payment_terms: PaymentTerms
+    agreed_on: date
+
+
+class ConvertToPaid(ContractCommand):
+    on: date
+
+
+class RecordDefault(ContractCommand):
+    on: date
+    description: str
+
+
+class RecordCreditReport(ContractCommand):
+    agency: str
+    reported_on: date
+    content_ref: str
+
+
+class RecordInsuranceCompensation(ContractCommand):
+    claim_id: str
+    insurer: str
+    amount_fen: int
+    paid_on: date
+    due_item_id: str | None = None
+
+
+async def _parties_exist(uow: UnitOfWork, terms: ContractTerms) -> None:
+    for i, seller in enumerate(terms.seller_ids):
+        await existing(uow, Institution, seller, f"terms.seller_ids[{i}]")
+    await existing(uow, Institution, terms.buyer_id, "terms.buyer_id")
+    for i, achievement_id in enumerate(terms.achievement_ids):
+        await existing(uow, Achievement, achievement_id, f"terms.achievement_ids[{i}]")
+
+
+@handler(DraftContract)
+async def draft_contract(cmd: DraftContract, uow: UnitOfWork) -> Result:
+    await _parties_exist(uow, cmd.terms)
+    with under("terms"):
+        contract = TechnologyContract.draft(terms=cmd.terms, drafted_on=cmd.drafted_on, id=cmd.id)
+    uow.add(contract)
+    return written(contract)
+
+
+@handler(AmendTerms)
+async def amend_terms(cmd: AmendTerms, uow: UnitOfWork) -> Result:
+    await _parties_exist(uow, cmd.terms)
+    contract = await uow.get(TechnologyContract, cmd.contract_id)
+    with under("terms"):
+        contract.amend_terms(cmd.terms, cmd.amended_on)
+    return written(contract)
+
+
+async def _covered(uow: UnitOfWork, contract: TechnologyContract) -> dict[UUID, Achievement]:
+    return {a: await uow.get(Achievement, a) for a in contract.terms.achievement_ids}
+
+
+@handler(TakeEffect)
+async def take_effect(cmd: TakeEffect, uow: UnitOfWork) -> Result:
+    """Multi-aggregate: the contract takes effect and encumbers its achievements, atomically."""
+    contract = await uow.get(TechnologyContract, cmd.contract_id)
+    sellers = [await uow.get(Institution, s) for s in contract.terms.seller_ids]
+    take_effect_service(contract, await _covered(uow, contract), any(s.public for s in sellers), cmd.on)
+    return written(contract)
+
+
+@handler(EndContract)
+async def end(cmd: EndContract, uow: UnitOfWork) -> Result:
+    contract = await uow.get(TechnologyContract, cmd.contract_id)
+    end_contract(contract, await _covered(uow, contract), cmd.end, cmd.on, cmd.reason)
+    return written(contract)
+
+
+# Commands that call one contract method with the command's own fields.
+_METHODS: dict[type[ContractCommand], str] = {
+    SignContract: "sign",
+    RegisterContract: "register",
+    CorrectRegistration: "correct_registration",
+    ReportRoyalty: "report_royalty",
+    TopUpMinimumRoyalty: "top_up_minimum_royalty",
+    ReachMilestone: "reach_milestone",
+    RecordPayment: "record_payment",
+    ApplyCredit: "apply_credit",
+    RefundCredit: "refund_credit",
+    DeferDueItems: "defer_due_items",
+    WriteOff: "write_off",
+    ReportLicenseeRevenue: "report_licensee_revenue",
+    RenegotiatePaidTerms: "renegotiate_paid_terms",
+    ConvertToPaid: "convert_to_paid",
+    RecordDefault: "record_default",
+    RecordCreditReport: "record_credit_report",
+    RecordInsuranceCompensation: "record_insurance_compensation",
+}
+
+
+def _method_handler(method: str):  # type: ignore[no-untyped-def]
+    async def handle(cmd: ContractCommand, uow: UnitOfWork) -> Result:
+        contract = await uow.get(TechnologyContract, cmd.contract_id)
+        getattr(contract, method)(**fields_of(cmd, "contract_id"))
+        return written(contract, outstanding_fen=contract.outstanding_fen())
+
+    handle.__name__ = method
+    return handle
+
+
+for _command, _method in _METHODS.items():
+    handler(_command)(_method_handler(_method))

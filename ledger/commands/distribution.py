@@ -1,0 +1,190 @@
+"""Commands of income distribution (收益分配): policies, deductions, allocation, awards.
+
+Allocation gathers what the rules need from several records: the receipt
+from the contract, the deductions from the income books of the contract and
+its achievements, the rule pack the institution follows on the receipt
+date, the policy version in force then, and the inventors' contribution
+shares. Everything it changes (the new distribution, the deductions marked
+used) commits in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import NoReturn
+from uuid import UUID
+
+from domain.achievement import Achievement
+from domain.allocation import DeductionCategory
+from domain.award import IncomeDistribution
+from domain.contract import TechnologyContract
+from domain.distribution import DISTRIBUTION_POLICY_IN_FORCE, DistributionPolicy, policy_id_for
+from domain.enums import InstitutionKind
+from domain.errors import DomainError, require
+from domain.income import IncomeBook
+from domain.institution import Institution
+from domain.ledger_rules import REFERENCED_RECORD_EXISTS
+from domain.rule_packs import pack_in_force
+from ledger.commands.base import Command, Result, existing, handler, written
+from ledger.repository import AggregateNotFound
+from ledger.unit_of_work import UnitOfWork
+
+PUBLIC_RESEARCH = (InstitutionKind.university, InstitutionKind.research_institute)
+
+
+class AdoptDistributionPolicy(Command):
+    institution_id: UUID
+    version_label: str
+    effective_from: date
+    cash_split: dict[str, Decimal]
+    equity_split: dict[str, Decimal]
+    tiers: list[tuple[int, dict[str, Decimal]]] = []
+    inventor_overrides: dict[str, Decimal] | None = None
+    self_implementation_percent: Decimal | None = None
+    self_implementation_years: int | None = None
+
+
+class RecordDeduction(Command):
+    """A cost against a contract (taxes, negotiation, agency) or an achievement (patent fees)."""
+
+    subject_id: UUID
+    reference: str
+    category: DeductionCategory
+    institution_id: UUID | None = None
+    """Whose cost it is; by default the contract's lead seller or the achievement's first owner."""
+    amount_fen: int
+    incurred_on: date
+    description: str
+
+
+class AllocateReceipt(Command):
+    contract_id: UUID
+    receipt_id: str
+
+
+class PayAward(Command):
+    distribution_id: UUID
+    key: str
+    amount_fen: int
+    paid_on: date
+    payment_id: str
+
+
+class PublishAwardNotice(Command):
+    distribution_id: UUID
+    notice_id: str
+    starts_on: date
+    ends_on: date
+    recipients: list[str] | None = None
+
+
+@handler(AdoptDistributionPolicy)
+async def adopt_distribution_policy(cmd: AdoptDistributionPolicy, uow: UnitOfWork) -> Result:
+    institution = await existing(uow, Institution, cmd.institution_id, "institution_id")
+    pack = pack_in_force(institution.rule_pack_on(cmd.effective_from), cmd.effective_from)
+    try:
+        policy = await uow.get(DistributionPolicy, policy_id_for(cmd.institution_id))
+    except AggregateNotFound:
+        policy = DistributionPolicy.create(cmd.institution_id)
+        uow.add(policy)
+    version = policy.adopt_version(
+        cmd.version_label, cmd.effective_from, cmd.cash_split, cmd.equity_split, cmd.tiers,
+        cmd.inventor_overrides,
+        institution_is_public_research=institution.public and institution.kind in PUBLIC_RESEARCH,
+        institution_kind=institution.kind, pack=pack,
+        self_implementation_percent=cmd.self_implementation_percent,
+        self_implementation_years=cmd.self_implementation_years,
+    )
+    return written(policy, pack=f"{pack.pack_id} {pack.version}", below_floor=bool(version.floor_findings))
+
+
+async def _book(uow: UnitOfWork, subject_id: UUID, kind: str, institution_id: UUID) -> IncomeBook:
+    try:
+        return await uow.get(IncomeBook, IncomeBook.id_for(subject_id, institution_id))
+    except AggregateNotFound:
+        book = IncomeBook.open(subject_id, kind, institution_id)
+        uow.add(book)
+        return book
+
+
+async def _subject(uow: UnitOfWork, subject_id: UUID, institution_id: UUID | None) -> tuple[str, UUID]:
+    """Which kind of record ``subject_id`` is, and the institution whose cost it is."""
+    if institution_id is not None:
+        await existing(uow, Institution, institution_id, "institution_id")
+    try:
+        contract = await uow.get(TechnologyContract, subject_id)
+        return "contract", institution_id or contract.terms.seller_ids[0]
+    except AggregateNotFound:
+        achievement = await existing(uow, Achievement, subject_id, "subject_id")
+        return "achievement", institution_id or achievement.owner_ids[0]
+
+
+@handler(RecordDeduction)
+async def record_deduction(cmd: RecordDeduction, uow: UnitOfWork) -> Result:
+    kind, institution_id = await _subject(uow, cmd.subject_id, cmd.institution_id)
+    book = await _book(uow, cmd.subject_id, kind, institution_id)
+    deduction = book.record_deduction(cmd.reference, cmd.category, cmd.amount_fen, cmd.incurred_on,
+                                      cmd.description)
+    result = written(book)
+    # A deduction after the last allocation adjusts that allocation (new entries, nothing edited).
+    if kind == "contract" and book.receipts:
+        last = await uow.get(IncomeDistribution, list(book.receipts.values())[-1])
+        last.adjust(f"deduction:{cmd.reference}", [deduction.as_deduction()], cmd.incurred_on)
+        book.use([cmd.reference], last.id)
+        result["adjusted_distribution_id"] = str(last.id)
+    return result
+
+
+@handler(AllocateReceipt)
+async def allocate_receipt(cmd: AllocateReceipt, uow: UnitOfWork) -> Result:
+    contract = await existing(uow, TechnologyContract, cmd.contract_id, "contract_id")
+    require(cmd.receipt_id in contract.receipts, REFERENCED_RECORD_EXISTS, "receipt_id",
+            f"contract {contract.id} has no payment or claim {cmd.receipt_id!r}")
+    gross_fen, received_on = contract.receipts[cmd.receipt_id]
+    institution = await uow.get(Institution, contract.terms.seller_ids[0])
+    pack = pack_in_force(institution.rule_pack_on(received_on), received_on)
+    try:
+        policy = await uow.get(DistributionPolicy, policy_id_for(institution.id))
+    except AggregateNotFound:
+        raise_no_policy(institution.id)
+    achievements = [await uow.get(Achievement, a) for a in contract.terms.achievement_ids]
+    contract_book = await _book(uow, contract.id, "contract", institution.id)
+    contract_book.check_receipt_new(cmd.receipt_id)
+    books = [contract_book] + [await _book(uow, a.id, "achievement", institution.id) for a in achievements]
+    unused = [(book, d) for book in books for d in book.unused()]
+    distribution = IncomeDistribution.allocate(
+        contract_id=contract.id, receipt_id=cmd.receipt_id, institution_id=institution.id,
+        received_on=received_on, gross_fen=gross_fen, deductions=[d.as_deduction() for _, d in unused],
+        pack=pack, policy=policy.policy_in_force(received_on),
+        inventors=achievements[0].inventors if achievements else (),
+        cumulative_before_fen=contract_book.net_distributed_fen,
+    )
+    uow.add(distribution)
+    for book in books:
+        mine = [d.reference for b, d in unused if b is book]
+        if book is contract_book:
+            book.use(mine, distribution.id, cmd.receipt_id, distribution.allocation.net_fen)
+        elif mine:
+            book.use(mine, distribution.id)
+    return written(distribution, net_fen=distribution.allocation.net_fen,
+                   lines={line.key: line.amount_fen for line in distribution.allocation.lines})
+
+
+def raise_no_policy(institution_id: UUID) -> NoReturn:
+    raise DomainError(DISTRIBUTION_POLICY_IN_FORCE, "contract_id",
+                      f"institution {institution_id} has adopted no distribution policy")
+
+
+@handler(PayAward)
+async def pay_award(cmd: PayAward, uow: UnitOfWork) -> Result:
+    distribution = await uow.get(IncomeDistribution, cmd.distribution_id)
+    distribution.pay_award(cmd.key, cmd.amount_fen, cmd.paid_on, cmd.payment_id)
+    return written(distribution, unpaid_fen=distribution.unpaid_fen(cmd.key))
+
+
+@handler(PublishAwardNotice)
+async def publish_award_notice(cmd: PublishAwardNotice, uow: UnitOfWork) -> Result:
+    distribution = await uow.get(IncomeDistribution, cmd.distribution_id)
+    distribution.publish_notice(cmd.notice_id, cmd.starts_on, cmd.ends_on, cmd.recipients)
+    return written(distribution)
