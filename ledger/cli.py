@@ -16,11 +16,33 @@ from ledger.settings import Settings
 log = structlog.get_logger("ttledger")
 
 
+async def _demo(settings: Settings) -> int:
+    from ledger.bootstrap import open_ledger
+    from ledger.demo import load_demo
+    from ledger.progress import Progress
+
+    ledger = await open_ledger(settings)
+    try:
+        progress = Progress("demo data", unit="commands")
+        loaded = await load_demo(ledger.bus, progress=progress.update)
+        progress.finish()
+        head = await ledger.store.head()
+    finally:
+        await ledger.close()
+    if loaded.written:
+        print(f"ttledger demo: loaded {loaded.written} commands, log head at position {head}")
+    else:
+        print(f"ttledger demo: already loaded ({loaded.sent} commands replayed, nothing written)")
+    return 0
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from api.app import create_app
 
+    if args.demo:
+        asyncio.run(_demo(settings))
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"ttledger: serving on http://{host}:{port}  (Ctrl-C to stop)", file=sys.stderr)
@@ -162,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--demo", action="store_true", help="load the demo dataset first (once)")
     sub.add_parser("migrate", help="start the database, apply migrations, report readiness, exit")
+    sub.add_parser("demo", help="load the demo dataset (idempotent: a second run writes nothing)")
     sub.add_parser("verify", help="check the hash chain of the whole event log; exit 1 on any problem")
     _add_token_commands(sub)
     return parser
@@ -183,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args, settings)
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
+        if args.command == "demo":
+            return asyncio.run(_demo(settings))
         if args.command == "verify":
             return asyncio.run(_verify(settings))
         if args.command == "token":

@@ -81,15 +81,16 @@ def _wait_ready(url: str, deadline: float) -> dict[str, object]:
     raise AssertionError(f"{url} never became ready")
 
 
-def test_serve_starts_reports_ready_and_stops_cleanly_on_sigterm(own_data_dir: dict[str, str]) -> None:
+def test_serve_demo_starts_reports_ready_and_stops_cleanly_on_sigterm(own_data_dir: dict[str, str]) -> None:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "ledger.cli", "serve", "--demo", "--port", str(port)],
         env=own_data_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        ready = _wait_ready(f"http://127.0.0.1:{port}/readyz", time.monotonic() + 60)
+        ready = _wait_ready(f"http://127.0.0.1:{port}/readyz", time.monotonic() + 120)
         assert ready["status"] == "ready"
+        assert int(ready["log_head"]) > 200  # the demo dataset was loaded first
         # A second process on the same data directory shares the running server.
         second = run(["migrate"], own_data_dir)
         assert second.returncode == 0, second.stderr
