@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
@@ -41,6 +42,30 @@ PROFIT_YEAR_IN_RANGE = rule(
     "reported in, and not after implementation stopped.",
     group=G,
 )
+SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR = rule(
+    "self_implementation_award_once_per_year",
+    "An award from self-implementation profit is allocated once per reported year, and its "
+    "inventors' lines add up to it.",
+    source="促进科技成果转化法 第45条第3项",
+    group=G,
+)
+
+
+@value_object
+@dataclass(frozen=True)
+class SelfImplementationAward:
+    """The award for one year: ``award_fen`` of ``profit_fen``, split among the inventors."""
+
+    year: int
+    profit_fen: int
+    award_fen: int
+    percent: Decimal
+    lines: tuple[tuple[str, int], ...]  # (inventor name, fen)
+    pack_id: str
+    pack_version: str
+    allocated_on: date
+
+
 SELF_IMPLEMENTATION_ACTIVE = rule(
     "self_implementation_active",
     "Implementation stops once, with a reason, on or after it started.",
@@ -76,6 +101,7 @@ class SelfImplementation(Aggregate):
         self.stopped_on: date | None = None
         self.stop_reason: str | None = None
         self.report_history: tuple[ProfitReport, ...] = ()
+        self.awards: tuple[SelfImplementationAward, ...] = ()
 
     @classmethod
     def start(
@@ -142,6 +168,16 @@ class SelfImplementation(Aggregate):
         self._check_year(year, corrected_on)
         self._profit_corrected(report=ProfitReport(year, profit_fen, corrected_on, reason))
 
+    def allocate_award(self, award: SelfImplementationAward) -> None:
+        """Record the award for one year's operating profit (Law Art. 45 (3)), once per year."""
+        require(award.year in self.profit_by_year, SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR, "year",
+                f"{award.year} has no profit report")
+        require(all(a.year != award.year for a in self.awards), SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR,
+                "year", f"the award for {award.year} is already allocated")
+        require(sum(fen for _, fen in award.lines) == award.award_fen, SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR,
+                "lines", "the inventors' lines do not add up to the award")
+        self._award_allocated(award=award)
+
     def stop(self, on: date, reason: str) -> None:
         require(
             self.stopped_on is None and on >= self.started_on and bool(reason.strip()),
@@ -169,6 +205,10 @@ class SelfImplementation(Aggregate):
     @event("ProfitReportCorrected")
     def _profit_corrected(self, report: ProfitReport) -> None:
         self.report_history = (*self.report_history, report)
+
+    @event("AwardAllocated")
+    def _award_allocated(self, award: SelfImplementationAward) -> None:
+        self.awards = (*self.awards, award)
 
     @event("Stopped")
     def _stopped(self, stopped_on: date, reason: str) -> None:

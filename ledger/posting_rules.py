@@ -241,3 +241,12 @@ def _award_paid(dist: Any, e: Any) -> list[JournalEntry]:
     return transfer(UUID(str(dist.institution_id)), "CNY", e.paid_on, "award_paid",
                     f"award paid to {e.key} ({e.payment_id})", f"distribution_payable:{e.key}",
                     "cash", e.amount_fen)
+
+
+@posts("SelfImplementation.AwardAllocated")
+def _self_award(impl: Any, e: Any) -> list[JournalEntry]:
+    a = e.award
+    return [entry for name, fen in a.lines
+            for entry in transfer(UUID(str(impl.institution_id)), "CNY", a.allocated_on, "award_allocated",
+                                  f"self-implementation award {a.year}: {a.percent}% of operating profit",
+                                  f"distribution:self:{impl.id}", f"distribution_payable:inventor:{name}", fen)]

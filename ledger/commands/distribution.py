@@ -12,20 +12,27 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import NoReturn
+from typing import Any, NoReturn
 from uuid import UUID
 
 from domain.achievement import Achievement
-from domain.allocation import DeductionCategory
+from domain.allocation import DeductionCategory, allocate_equity, self_implementation_awards
 from domain.award import IncomeDistribution
 from domain.contract import TechnologyContract
 from domain.distribution import DISTRIBUTION_POLICY_IN_FORCE, DistributionPolicy, policy_id_for
 from domain.enums import InstitutionKind
+from domain.equity import EquityHolding
 from domain.errors import DomainError, require
 from domain.income import IncomeBook
 from domain.institution import Institution
 from domain.ledger_rules import REFERENCED_RECORD_EXISTS
+from domain.money import split_largest_remainder
 from domain.rule_packs import pack_in_force
+from domain.self_implementation import (
+    SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR,
+    SelfImplementation,
+    SelfImplementationAward,
+)
 from ledger.commands.base import Command, Result, existing, handler, written
 from ledger.repository import AggregateNotFound
 from ledger.unit_of_work import UnitOfWork
@@ -188,3 +195,65 @@ async def publish_award_notice(cmd: PublishAwardNotice, uow: UnitOfWork) -> Resu
     distribution = await uow.get(IncomeDistribution, cmd.distribution_id)
     distribution.publish_notice(cmd.notice_id, cmd.starts_on, cmd.ends_on, cmd.recipients)
     return written(distribution)
+
+
+class AwardSharesByPolicy(Command):
+    """Award the inventors their shares of an equity contribution, as the policy splits them."""
+
+    holding_id: UUID
+    awarded_on: date
+
+
+class AllocateSelfImplementationAward(Command):
+    """Award the inventors a share of a year's operating profit from self-implementation."""
+
+    self_implementation_id: UUID
+    year: int
+    allocated_on: date
+
+
+async def _policy_and_pack(uow: UnitOfWork, institution_id: UUID, on: date) -> tuple[Any, Any]:
+    institution = await uow.get(Institution, institution_id)
+    pack = pack_in_force(institution.rule_pack_on(on), on)
+    try:
+        policy = await uow.get(DistributionPolicy, policy_id_for(institution_id))
+    except AggregateNotFound:
+        raise_no_policy(institution_id)
+    return policy.policy_in_force(on), pack
+
+
+@handler(AwardSharesByPolicy)
+async def award_shares_by_policy(cmd: AwardSharesByPolicy, uow: UnitOfWork) -> Result:
+    holding = await uow.get(EquityHolding, cmd.holding_id)
+    contract = await uow.get(TechnologyContract, holding.contract_id)
+    policy, pack = await _policy_and_pack(uow, holding.institution_id, cmd.awarded_on)
+    achievements = [await uow.get(Achievement, a) for a in contract.terms.achievement_ids]
+    split = allocate_equity(holding.shares_received, policy,
+                            achievements[0].inventors if achievements else (), pack=pack)
+    awarded = {}
+    for line in split.lines:
+        if line.inventor is not None and line.shares > 0:
+            holding.award_shares(line.inventor, line.shares, cmd.awarded_on)
+            awarded[line.inventor] = line.shares
+    return written(holding, awarded=awarded, team_percent=str(split.team_percent),
+                   floor_percent=str(split.floor_percent))
+
+
+@handler(AllocateSelfImplementationAward)
+async def allocate_self_implementation_award(cmd: AllocateSelfImplementationAward, uow: UnitOfWork) -> Result:
+    implementation = await uow.get(SelfImplementation, cmd.self_implementation_id)
+    policy, pack = await _policy_and_pack(uow, implementation.institution_id, cmd.allocated_on)
+    awards = self_implementation_awards(implementation.profit_by_year, pack, policy=policy,
+                                        first_profitable_year=implementation.first_profitable_year,
+                                        production_start_year=implementation.started_on.year)
+    require(cmd.year in awards, SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR, "year",
+            f"{cmd.year} is outside the years {pack.source} prescribes, or has no profit report")
+    award_fen = awards[cmd.year]
+    achievement = await uow.get(Achievement, implementation.achievement_id)
+    parts = split_largest_remainder(award_fen, [i.share for i in achievement.inventors]) if award_fen else []
+    lines = tuple((i.name, fen) for i, fen in zip(achievement.inventors, parts, strict=False))
+    percent = policy.self_implementation_percent or pack.self_implementation.percent
+    implementation.allocate_award(SelfImplementationAward(
+        cmd.year, implementation.profit_by_year[cmd.year], award_fen, Decimal(percent), lines,
+        pack.pack_id, pack.version, cmd.allocated_on))
+    return written(implementation, award_fen=award_fen, lines=dict(lines))

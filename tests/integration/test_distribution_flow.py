@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 
+from domain.equity import EquityHolding
 from domain.errors import DomainError
 from ledger.bootstrap import Ledger, connect_ledger
 from ledger.commands import achievement as ach
@@ -133,3 +134,73 @@ async def test_receipt_allocated_adjusted_and_paid_to_the_fen(ledger: Ledger) ->
         "transaction_costs:valuation": 20_000 * YUAN,
     }
     assert set((await trial_balance(ledger.store.pool)).values()) == {0}
+
+
+async def adopt_70(ledger: Ledger, uni: UUID) -> None:
+    await ledger.bus.handle(dist.AdoptDistributionPolicy(
+        institution_id=uni, version_label="2020", effective_from=D("2020-01-01"),
+        cash_split={"inventor_team": 70, "department": 15, "institution": 15},
+        equity_split={"inventor_team": 80, "institution": 20}))
+
+
+async def test_self_implementation_award_is_5_percent_of_profit_split_by_shares(ledger: Ledger) -> None:
+    from ledger.commands import equity as eq
+
+    p = await setup_deal(ledger)
+    await adopt_70(ledger, p["uni"])
+    bus = ledger.bus
+    other = UUID((await bus.handle(ach.RegisterAchievement(
+        title="自用工艺", ip_type="technical_secret", technology_field="advanced_manufacturing",
+        owners=[ach.OwnerIn(institution_id=p["uni"], share="100")],
+        inventors=[ach.InventorIn(name="王五", share="75"), ach.InventorIn(name="赵六", share="25")],
+        registered_on=D("2022-01-01")))).result["id"])
+    sid = UUID((await bus.handle(eq.StartSelfImplementation(
+        achievement_id=other, institution_id=p["uni"], started_on=D("2023-01-01")))).result["id"])
+    await bus.handle(eq.ReportProfit(self_implementation_id=sid, year=2023, profit_fen=-50_000 * YUAN,
+                                     reported_on=D("2024-01-15")))
+    await bus.handle(eq.ReportProfit(self_implementation_id=sid, year=2024, profit_fen=2_000_000 * YUAN + 1,
+                                     reported_on=D("2025-01-15")))
+    out = await bus.handle(dist.AllocateSelfImplementationAward(
+        self_implementation_id=sid, year=2024, allocated_on=D("2025-02-01")))
+    # Beijing Art. 12: at least 5% a year from the first profitable year; rounded up to the fen.
+    assert out.result["award_fen"] == 100_000 * YUAN + 1
+    assert out.result["lines"] == {"王五": 75_000 * YUAN + 1, "赵六": 25_000 * YUAN}
+    with pytest.raises(DomainError) as again:
+        await bus.handle(dist.AllocateSelfImplementationAward(
+            self_implementation_id=sid, year=2024, allocated_on=D("2025-02-02")))
+    assert (again.value.rule.name, again.value.field) == ("self_implementation_award_once_per_year", "year")
+    balances = await account_balances(ledger.store.pool, p["uni"])
+    assert balances["distribution_payable:inventor:王五"] == -(75_000 * YUAN + 1)
+
+
+async def test_equity_shares_awarded_by_policy_meet_the_floor(ledger: Ledger) -> None:
+    from ledger.commands import equity as eq
+
+    bus = ledger.bus
+    p = await setup_deal(ledger)
+    await adopt_70(ledger, p["uni"])
+    # The patent of setup_deal was assigned away; contribute a fresh achievement of the university's.
+    fresh = UUID((await bus.handle(ach.RegisterAchievement(
+        title="涂层", ip_type="technical_secret", technology_field="new_materials",
+        owners=[ach.OwnerIn(institution_id=p["uni"], share="100")],
+        inventors=[ach.InventorIn(name="甲", share="33.33"), ach.InventorIn(name="乙", share="33.33"),
+                   ach.InventorIn(name="丙", share="33.34")],
+        registered_on=D("2023-01-01")))).result["id"])
+    cid = UUID((await bus.handle(con.DraftContract.model_validate({"terms": {
+        "kind": "equity_contribution", "title": "作价入股", "seller_ids": [p["uni"]], "buyer_id": p["firm"],
+        "achievement_ids": [fresh], "contract_value_fen": 500_000 * YUAN,
+        "transaction_value_fen": 500_000 * YUAN}, "drafted_on": "2024-01-01"}))).result["id"])
+    await bus.handle(con.SignContract(contract_id=cid, on=D("2024-01-05")))
+    await bus.handle(con.TakeEffect(contract_id=cid, on=D("2024-01-10")))
+    hid = UUID((await bus.handle(eq.RecordEquityContribution.model_validate({
+        "contract_id": cid, "institution_id": p["uni"],
+        "company": {"name": "新公司", "unified_social_credit_code": "91320594MA1NPQ8K3T"},
+        "valuation": {"amount_fen": 500_000 * YUAN, "method": "income", "assessor": "评估所",
+                      "valued_on": "2024-01-02"},
+        "registered_capital_fen": 500_000 * YUAN, "shares_received": 1_000_000, "total_shares": 5_000_000,
+        "contributed_on": "2024-01-15"}))).result["id"])
+    out = await bus.handle(dist.AwardSharesByPolicy(holding_id=hid, awarded_on=D("2024-02-01")))
+    assert out.result["awarded"] == {"甲": 266_640, "乙": 266_640, "丙": 266_720}
+    assert (out.result["team_percent"], out.result["floor_percent"]) == ("80", "70")
+    holding = await ledger.repository.get(EquityHolding, hid)
+    assert holding.shares_held == 200_000

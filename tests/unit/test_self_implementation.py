@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from domain.self_implementation import (
     PROFIT_REPORTED_ONCE_PER_YEAR,
     PROFIT_YEAR_IN_RANGE,
     SELF_IMPLEMENTATION_ACTIVE,
+    SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR,
     SELF_IMPLEMENTATION_PARTNER_DISTINCT,
     ProfitReport,
     SelfImplementation,
+    SelfImplementationAward,
 )
 from tests.unit.contract_support import (
     ACHIEVEMENT,
@@ -112,3 +116,22 @@ def test_long_run_with_loss_then_profit() -> None:
     assert p.profit_by_year == {2022: -30 * WAN, 2023: 0, 2024: 118 * WAN, 2025: 150 * WAN}
     names = event_names(assert_rebuilds(p))
     assert names == ["Started", *["ProfitReported"] * 4, "ProfitReportCorrected"]
+
+
+def award(year: int, fen: int, lines: tuple[tuple[str, int], ...]) -> SelfImplementationAward:
+    return SelfImplementationAward(year, 20 * fen, fen, Decimal(5), lines, "beijing", "2020", d("2025-02-01"))
+
+
+def test_award_once_per_reported_year_and_lines_add_up() -> None:
+    project_ = project()
+    project_.report_profit(2023, 200 * WAN, d("2024-01-10"))
+    project_.allocate_award(award(2023, 10 * WAN, (("王五", 6 * WAN), ("赵六", 4 * WAN))))
+    assert [a.year for a in project_.awards] == [2023]
+    assert_rejected(project_, SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR, "year",
+                    lambda: project_.allocate_award(award(2023, 10 * WAN, (("王五", 10 * WAN),))))
+    assert_rejected(project_, SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR, "year",
+                    lambda: project_.allocate_award(award(2022, 10 * WAN, (("王五", 10 * WAN),))))
+    project_.report_profit(2024, 100 * WAN, d("2025-01-10"))
+    assert_rejected(project_, SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR, "lines",
+                    lambda: project_.allocate_award(award(2024, 5 * WAN, (("王五", 4 * WAN),))))
+    assert_rebuilds(project_)
