@@ -20,7 +20,15 @@ from domain.errors import require
 from domain.institution import Institution
 from domain.ledger_rules import REFERENCED_RECORD_EXISTS
 from domain.money import DEFAULT_CURRENCY
-from ledger.commands.base import Command, Result, existing, handler, written
+from ledger.commands.base import (
+    Command,
+    Result,
+    existing,
+    fields_of,
+    handler,
+    method_commands,
+    written,
+)
 from ledger.unit_of_work import UnitOfWork
 
 
@@ -150,45 +158,19 @@ async def register_achievement(cmd: RegisterAchievement, uow: UnitOfWork) -> Res
     return written(achievement)
 
 
-def _args(cmd: AchievementCommand) -> dict[str, object]:
-    """The command's fields as the aggregate method's keyword arguments."""
-    return {k: getattr(cmd, k) for k in type(cmd).model_fields if k != "achievement_id"}
-
-
-async def _on_achievement(cmd: AchievementCommand, uow: UnitOfWork, method: str) -> Result:
-    achievement = await uow.get(Achievement, cmd.achievement_id)
-    getattr(achievement, method)(**_args(cmd))
-    return written(achievement)
-
-
-@handler(RecordPatentGrant)
-async def record_patent_grant(cmd: RecordPatentGrant, uow: UnitOfWork) -> Result:
-    return await _on_achievement(cmd, uow, "record_grant")
-
-
-@handler(RecordLapse)
-async def record_lapse(cmd: RecordLapse, uow: UnitOfWork) -> Result:
-    return await _on_achievement(cmd, uow, "record_lapse")
-
-
-@handler(EnterSeparateRegister)
-async def enter_separate_register(cmd: EnterSeparateRegister, uow: UnitOfWork) -> Result:
-    return await _on_achievement(cmd, uow, "enter_separate_register")
-
-
-@handler(ExitSeparateRegister)
-async def exit_separate_register(cmd: ExitSeparateRegister, uow: UnitOfWork) -> Result:
-    return await _on_achievement(cmd, uow, "exit_separate_register")
-
-
-@handler(GrantRights)
-async def grant_rights(cmd: GrantRights, uow: UnitOfWork) -> Result:
-    return await _on_achievement(cmd, uow, "grant_rights")
-
-
-@handler(RecordValuation)
-async def record_valuation(cmd: RecordValuation, uow: UnitOfWork) -> Result:
-    return await _on_achievement(cmd, uow, "record_valuation")
+method_commands(Achievement, "achievement_id", {
+    RecordPatentGrant: "record_grant",
+    RecordLapse: "record_lapse",
+    EnterSeparateRegister: "enter_separate_register",
+    ExitSeparateRegister: "exit_separate_register",
+    GrantRights: "grant_rights",
+    RecordValuation: "record_valuation",
+    Delist: "delist",
+    RecordProofOfConcept: "record_proof_of_concept",
+    PublishNotice: "publish_notice",
+    RecordObjection: "record_objection",
+    ConcludeNotice: "conclude_notice",
+})
 
 
 @handler(ListOnExchange)
@@ -196,29 +178,6 @@ async def list_on_exchange(cmd: ListOnExchange, uow: UnitOfWork) -> Result:
     exchange = await existing(uow, Institution, cmd.exchange_id, "exchange_id")
     require(exchange.kind == InstitutionKind.exchange, REFERENCED_RECORD_EXISTS, "exchange_id",
             f"institution {cmd.exchange_id} is a {exchange.kind}, not an exchange")
-    return await _on_achievement(cmd, uow, "list_on_exchange")
-
-
-@handler(Delist)
-async def delist(cmd: Delist, uow: UnitOfWork) -> Result:
-    return await _on_achievement(cmd, uow, "delist")
-
-
-@handler(RecordProofOfConcept)
-async def record_proof_of_concept(cmd: RecordProofOfConcept, uow: UnitOfWork) -> Result:
-    return await _on_achievement(cmd, uow, "record_proof_of_concept")
-
-
-@handler(PublishNotice)
-async def publish_notice(cmd: PublishNotice, uow: UnitOfWork) -> Result:
-    return await _on_achievement(cmd, uow, "publish_notice")
-
-
-@handler(RecordObjection)
-async def record_objection(cmd: RecordObjection, uow: UnitOfWork) -> Result:
-    return await _on_achievement(cmd, uow, "record_objection")
-
-
-@handler(ConcludeNotice)
-async def conclude_notice(cmd: ConcludeNotice, uow: UnitOfWork) -> Result:
-    return await _on_achievement(cmd, uow, "conclude_notice")
+    achievement = await uow.get(Achievement, cmd.achievement_id)
+    achievement.list_on_exchange(**fields_of(cmd, "achievement_id"))
+    return written(achievement)

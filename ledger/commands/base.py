@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -56,6 +56,29 @@ async def existing(uow: UnitOfWork, cls: type[A], aggregate_id: UUID, field: str
         raise DomainError(
             REFERENCED_RECORD_EXISTS, field, f"no {cls.__name__.lower()} {aggregate_id}"
         ) from None
+
+
+def method_commands(
+    aggregate_cls: type[A],
+    id_field: str,
+    methods: Mapping[Any, str],
+    extra: Callable[[A], dict[str, Any]] | None = None,
+) -> None:
+    """Register handlers for commands that call one method of one aggregate.
+
+    The command's ``id_field`` names the aggregate; its other fields are the
+    method's keyword arguments. Most commands are of this kind; the ones that
+    touch several aggregates have handlers of their own.
+    """
+    for command_type, method in methods.items():
+
+        async def handle(cmd: Any, uow: UnitOfWork, method: str = method) -> Result:
+            aggregate = await uow.get(aggregate_cls, getattr(cmd, id_field))
+            getattr(aggregate, method)(**fields_of(cmd, id_field))
+            return written(aggregate, **(extra(aggregate) if extra else {}))
+
+        handle.__name__ = method
+        handler(command_type)(handle)
 
 
 def fields_of(cmd: Command, *skip: str) -> dict[str, Any]:

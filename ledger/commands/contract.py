@@ -20,7 +20,7 @@ from domain.payment_terms import PaymentTerms
 from domain.services import ContractEnd, end_contract
 from domain.services import take_effect as take_effect_service
 from domain.settlement import Overpayment
-from ledger.commands.base import Command, Result, existing, fields_of, handler, under, written
+from ledger.commands.base import Command, Result, existing, handler, method_commands, under, written
 from ledger.unit_of_work import UnitOfWork
 
 
@@ -219,15 +219,5 @@ _METHODS: dict[type[ContractCommand], str] = {
 }
 
 
-def _method_handler(method: str):  # type: ignore[no-untyped-def]
-    async def handle(cmd: ContractCommand, uow: UnitOfWork) -> Result:
-        contract = await uow.get(TechnologyContract, cmd.contract_id)
-        getattr(contract, method)(**fields_of(cmd, "contract_id"))
-        return written(contract, outstanding_fen=contract.outstanding_fen())
-
-    handle.__name__ = method
-    return handle
-
-
-for _command, _method in _METHODS.items():
-    handler(_command)(_method_handler(_method))
+method_commands(TechnologyContract, "contract_id", _METHODS,
+                extra=lambda contract: {"outstanding_fen": contract.outstanding_fen()})

@@ -11,7 +11,15 @@ from domain.equity import Company, DecisionRecord, EquityHolding, EquityValuatio
 from domain.institution import Institution
 from domain.self_implementation import SelfImplementation
 from domain.services import open_equity_holding, start_self_implementation
-from ledger.commands.base import Command, Result, existing, fields_of, handler, written
+from ledger.commands.base import (
+    Command,
+    Result,
+    existing,
+    fields_of,
+    handler,
+    method_commands,
+    written,
+)
 from ledger.unit_of_work import UnitOfWork
 
 
@@ -116,18 +124,8 @@ _HOLDING_METHODS: dict[type[HoldingCommand], str] = {
 }
 
 
-def _on_holding(method: str):  # type: ignore[no-untyped-def]
-    async def handle(cmd: HoldingCommand, uow: UnitOfWork) -> Result:
-        holding = await uow.get(EquityHolding, cmd.holding_id)
-        getattr(holding, method)(**fields_of(cmd, "holding_id"))
-        return written(holding, shares_held=holding.shares_held)
-
-    handle.__name__ = method
-    return handle
-
-
-for _command, _method in _HOLDING_METHODS.items():
-    handler(_command)(_on_holding(_method))
+method_commands(EquityHolding, "holding_id", _HOLDING_METHODS,
+                extra=lambda holding: {"shares_held": holding.shares_held})
 
 
 @handler(StartSelfImplementation)
@@ -148,15 +146,4 @@ _SELF_METHODS: dict[type[SelfImplementationCommand], str] = {
 }
 
 
-def _on_self(method: str):  # type: ignore[no-untyped-def]
-    async def handle(cmd: SelfImplementationCommand, uow: UnitOfWork) -> Result:
-        implementation = await uow.get(SelfImplementation, cmd.self_implementation_id)
-        getattr(implementation, method)(**fields_of(cmd, "self_implementation_id"))
-        return written(implementation)
-
-    handle.__name__ = method
-    return handle
-
-
-for _self_command, _self_method in _SELF_METHODS.items():
-    handler(_self_command)(_on_self(_self_method))
+method_commands(SelfImplementation, "self_implementation_id", _SELF_METHODS)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from domain.enums import EnterpriseSize, InstitutionKind, RulePackId
 from domain.institution import Institution
-from ledger.commands.base import Command, Result, handler, written
+from ledger.commands.base import Command, Result, handler, method_commands, written
 from ledger.unit_of_work import UnitOfWork
 
 
@@ -46,22 +46,8 @@ async def register_institution(cmd: RegisterInstitution, uow: UnitOfWork) -> Res
     return written(institution)
 
 
-@handler(RenameInstitution)
-async def rename_institution(cmd: RenameInstitution, uow: UnitOfWork) -> Result:
-    institution = await uow.get(Institution, cmd.institution_id)
-    institution.rename(cmd.name)
-    return written(institution)
-
-
-@handler(ChangeRulePack)
-async def change_rule_pack(cmd: ChangeRulePack, uow: UnitOfWork) -> Result:
-    institution = await uow.get(Institution, cmd.institution_id)
-    institution.change_rule_pack(cmd.rule_pack, cmd.effective_from)
-    return written(institution)
-
-
-@handler(SetEnterpriseSize)
-async def set_enterprise_size(cmd: SetEnterpriseSize, uow: UnitOfWork) -> Result:
-    institution = await uow.get(Institution, cmd.institution_id)
-    institution.set_size(cmd.size)
-    return written(institution)
+method_commands(Institution, "institution_id", {
+    RenameInstitution: "rename",
+    ChangeRulePack: "change_rule_pack",
+    SetEnterpriseSize: "set_size",
+})

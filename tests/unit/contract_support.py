@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
+from eventsourcing.persistence import Mapper
 
 from domain.achievement import Achievement, Inventor, Owner
 from domain.contract import TechnologyContract
@@ -19,9 +19,7 @@ from domain.contract_terms import ContractTerms, LicenceTerms
 from domain.enums import ContractKind, IpType, TechnologyField
 from domain.errors import RULES, DomainError, Rule
 from domain.payment_terms import PaymentTerms
-from domain.serialisable import ENUMS, VALUE_OBJECTS
 from domain.ufpl import UfplTerms, UfplTrigger
-from ledger.serialisation import DateAsISO, EnumAsValue, ValueObjectAsDict
 
 SELLER = UUID("00000000-0000-0000-0000-00000000000a")
 CO_SELLER = UUID("00000000-0000-0000-0000-00000000000b")
@@ -95,19 +93,10 @@ def assert_rejected(
 
 
 def store_mapper() -> Mapper[UUID]:
-    """The store's transcodings for the types registered so far.
+    """The store's own mapper: the transcodings events meet in production."""
+    from ledger.serialisation import default_mapper
 
-    Like ``ledger.serialisation.build_transcoder`` but without importing every
-    domain module, so these tests do not depend on modules they do not use.
-    """
-    transcoder = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
-        transcoder.register(transcoding)
-    for enum_cls in ENUMS:
-        transcoder.register(EnumAsValue(enum_cls))
-    for vo_cls in VALUE_OBJECTS:
-        transcoder.register(ValueObjectAsDict(vo_cls))
-    return Mapper(transcoder=transcoder)
+    return default_mapper()
 
 
 def assert_rebuilds(aggregate: Aggregate) -> list[Any]:

@@ -8,13 +8,11 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
+from eventsourcing.persistence import Mapper
 
 from domain.distribution import BeneficiaryKind, DistributionPolicy, PolicyVersion, policy_version
 from domain.enums import InstitutionKind, RulePackId
 from domain.rule_packs import RulePackVersion, pack_in_force
-from domain.serialisable import ENUMS, VALUE_OBJECTS
-from ledger.serialisation import DateAsISO, EnumAsValue, ValueObjectAsDict
 from tests.unit.aggregate_checks import assert_storable
 
 INSTITUTION = UUID("00000000-0000-0000-0000-0000000000d1")
@@ -90,15 +88,10 @@ def policy(**changes: Any) -> DistributionPolicy:
 
 
 def store_mapper() -> Mapper[UUID]:
-    """The store's transcodings for every type registered so far (no database needed)."""
-    transcoder = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
-        transcoder.register(transcoding)
-    for enum_cls in ENUMS:
-        transcoder.register(EnumAsValue(enum_cls))
-    for vo_cls in VALUE_OBJECTS:
-        transcoder.register(ValueObjectAsDict(vo_cls))
-    return Mapper(transcoder=transcoder)
+    """The store's own mapper: the transcodings events meet in production."""
+    from ledger.serialisation import default_mapper
+
+    return default_mapper()
 
 
 def assert_rebuilds(aggregate: Aggregate) -> list[Any]:
