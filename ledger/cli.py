@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import uuid
 from collections.abc import Sequence
@@ -102,6 +103,78 @@ async def _verify(settings: Settings) -> int:
     return 1 if failed else 0
 
 
+async def _project(settings: Settings) -> int:
+    """Follow the log and keep every projection up to date until SIGTERM or SIGINT."""
+    import signal
+
+    from ledger.bootstrap import open_ledger
+    from projections.decoding import fast_mapper
+    from projections.registry import all_projections
+    from projections.runner import ProjectionRunner
+
+    ledger = await open_ledger(settings)
+    try:
+        runner = ProjectionRunner(ledger.store, fast_mapper(), all_projections())
+        await runner.setup()
+        names = ", ".join(f"{p.name}@{runner.position(p.name)}" for p in runner.projections)
+        print(f"ttledger project: following the log ({names}); SIGTERM or Ctrl-C stops",
+              file=sys.stderr)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        follower = asyncio.create_task(runner.run_forever(), name="ttledger-projections")
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({follower, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+        stopped.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        failures = runner.failures()
+        for failure in failures.values():
+            print(f"ttledger project: {failure}", file=sys.stderr)
+        print(f"ttledger project: stopped at position {runner.lowest_position()}", file=sys.stderr)
+        return 1 if failures else 0
+    finally:
+        await ledger.close()
+
+
+async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    """Drop and replay one projection (or all) from the log, with a progress line."""
+    from ledger.bootstrap import open_ledger
+    from ledger.progress import Progress
+    from projections.decoding import fast_mapper
+    from projections.registry import all_projections
+    from projections.runner import ProjectionRunner
+
+    known = [p.name for p in all_projections()]
+    if args.name is not None and args.name not in known:
+        print(f"ttledger rebuild: error: no projection {args.name!r}; known: {', '.join(known)}",
+              file=sys.stderr)
+        return 2
+    ledger = await open_ledger(settings)
+    try:
+        runner = ProjectionRunner(ledger.store, fast_mapper(), all_projections(), page_size=5000)
+        await runner.setup()
+        names = [args.name] if args.name else None
+        progress = Progress(f"rebuild {args.name or 'all projections'}", unit="events")
+        head = await runner.rebuild(names, progress=progress.update)
+        progress.update(head, head)
+        progress.finish()
+        failures = runner.failures()
+        for failure in failures.values():
+            print(f"ttledger rebuild: {failure}", file=sys.stderr)
+        if failures:
+            return 1
+        print(f"ttledger rebuild: {', '.join(names or [p.name for p in runner.projections])} "
+              f"rebuilt up to position {head}")
+        return 0
+    finally:
+        await ledger.close()
+
+
 async def _token(args: argparse.Namespace, settings: Settings) -> int:
     from ledger.bootstrap import open_ledger
     from ledger.tokens import TokenError, TokenService
@@ -186,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="start the database, apply migrations, report readiness, exit")
     sub.add_parser("demo", help="load the demo dataset (idempotent: a second run writes nothing)")
     sub.add_parser("verify", help="check the hash chain of the whole event log; exit 1 on any problem")
+    sub.add_parser("project", help="run the projections: follow the log until SIGTERM (read side)")
+    rebuild = sub.add_parser("rebuild", help="drop and replay one projection, or all, from the log")
+    rebuild.add_argument("name", nargs="?", default=None,
+                         help="the projection to rebuild: contracts, receivables, transfer or "
+                         "distribution (default: all)")
     _add_token_commands(sub)
     return parser
 
@@ -210,6 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_demo(settings))
         if args.command == "verify":
             return asyncio.run(_verify(settings))
+        if args.command == "project":
+            return asyncio.run(_project(settings))
+        if args.command == "rebuild":
+            return asyncio.run(_rebuild(args, settings))
         if args.command == "token":
             return asyncio.run(_token(args, settings))
     except KeyboardInterrupt:

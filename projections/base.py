@@ -1,0 +1,304 @@
+"""Building blocks of the statistics projections: table specs and page-at-a-time row caches.
+
+Every projection here applies a page of events the same way, which is what
+makes a rebuild fast and equal to incremental application:
+
+1. look at the page and collect the keys of every row it may touch;
+2. load those rows with one ``SELECT ... WHERE key = ANY($1)`` per table;
+3. apply the events in log order to the rows in memory (plain dicts);
+4. write the changed rows back with one ``INSERT ... SELECT FROM unnest(...)
+   ON CONFLICT DO UPDATE`` per table, and append-only rows with one ``COPY``.
+
+The result depends only on the events and their order, never on where the
+page boundaries fall, so applying the log one event at a time, page by page
+or in a rebuild gives identical tables (ARCHITECTURE.md decision 8).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from eventsourcing.utils import get_topic
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+
+def topic(aggregate_cls: type, event_name: str) -> str:
+    """The stored topic of ``aggregate_cls.<event_name>`` (fails loudly if the event is renamed)."""
+    return get_topic(getattr(aggregate_cls, event_name))
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # PostgreSQL type, e.g. "uuid", "text", "date", "bigint", "boolean", "uuid[]"
+    default: str | None = None  # SQL default in the DDL
+
+    @property
+    def is_array(self) -> bool:
+        return self.type.endswith("[]")
+
+
+def cols(spec: str) -> tuple[Column, ...]:
+    """Columns from a compact ``"name type, name type DEFAULT x, ..."`` text."""
+    out = []
+    for part in spec.split(","):
+        words = part.split()
+        if not words:
+            continue
+        name, type_ = words[0], words[1]
+        default = " ".join(words[3:]) if len(words) > 3 and words[2].upper() == "DEFAULT" else None
+        out.append(Column(name, type_, default))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A read-model table: its columns, primary key and indexes."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    indexes: tuple[str, ...] = ()  # "(col, col) WHERE ..." or "USING gin (col)"
+
+    def __post_init__(self) -> None:
+        names = tuple(c.name for c in self.columns)
+        object.__setattr__(self, "column_names", names)
+        object.__setattr__(self, "getter", _tuple_getter(names))
+        object.__setattr__(self, "_upsert", None)
+
+    column_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+
+    def ddl(self, *, indexes: bool = True) -> list[str]:
+        body = ", ".join(
+            f"{c.name} {c.type}" + (f" DEFAULT {c.default}" if c.default is not None else "")
+            for c in self.columns
+        )
+        statements = [f"CREATE TABLE IF NOT EXISTS {self.name} ({body}, PRIMARY KEY ({', '.join(self.key)}))"]
+        if indexes:
+            statements.extend(self.index_ddl())
+        return statements
+
+    def index_names(self) -> list[str]:
+        return [f"{self.name}_i{i}" for i in range(len(self.indexes))]
+
+    def index_ddl(self) -> list[str]:
+        return [
+            f"CREATE INDEX IF NOT EXISTS {name} ON {self.name} {index}"
+            for name, index in zip(self.index_names(), self.indexes, strict=True)
+        ]
+
+    def blank(self, **values: Any) -> Row:
+        """A new row: every column None (defaults are applied here, not by the database)."""
+        row: Row = dict.fromkeys(self.column_names)
+        row.update(values)
+        return row
+
+    def key_of(self, row: Mapping[str, Any]) -> Key:
+        key = self.key
+        if len(key) == 1:
+            return (row[key[0]],)
+        return tuple(row[k] for k in key)
+
+    def _unnest(self) -> tuple[str, str]:
+        """``unnest($1::t1[], ...) AS u(c1, ...)`` and the select list casting array columns."""
+        params = []
+        select = []
+        for i, c in enumerate(self.columns, start=1):
+            if c.is_array:  # arrays travel as text literals: unnest would flatten them
+                params.append(f"${i}::text[]")
+                select.append(f"u.{c.name}::{c.type}")
+            else:
+                params.append(f"${i}::{c.type}[]")
+                select.append(f"u.{c.name}")
+        names = ", ".join(self.column_names)
+        return f"unnest({', '.join(params)}) AS u({names})", ", ".join(select)
+
+    def upsert_sql(self) -> str:
+        cached: str | None = getattr(self, "_upsert", None)
+        if cached is None:
+            cached = self._upsert_sql()
+            object.__setattr__(self, "_upsert", cached)
+        return cached
+
+    @property
+    def stage(self) -> str:
+        return f"stage_{self.name}"
+
+    def upsert_from_stage_sql(self) -> str:
+        names = ", ".join(self.column_names)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.column_names if c not in self.key)
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        return (
+            f"INSERT INTO {self.name} ({names}) SELECT {names} FROM {self.stage} "
+            f"ON CONFLICT ({', '.join(self.key)}) {action}"
+        )
+
+    def _upsert_sql(self) -> str:
+        source, select = self._unnest()
+        names = ", ".join(self.column_names)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.column_names if c not in self.key)
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        return (
+            f"INSERT INTO {self.name} ({names}) SELECT {select} FROM {source} "
+            f"ON CONFLICT ({', '.join(self.key)}) {action}"
+        )
+
+    def column_arrays(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        arrays: list[list[Any]] = []
+        for c in self.columns:
+            values = [r[c.name] for r in rows]
+            if c.is_array:
+                values = [None if v is None else array_literal(v) for v in values]
+            arrays.append(values)
+        return arrays
+
+
+def _tuple_getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values in column order, built in C (``itemgetter`` of one name returns a scalar)."""
+    if len(names) == 1:
+        only = names[0]
+        return lambda row: (row[only],)
+    return operator.itemgetter(*names)
+
+
+def array_literal(values: Iterable[Any]) -> str:
+    """A PostgreSQL array literal of ``values`` (quoted, so any text is safe)."""
+    parts = []
+    for v in values:
+        if v is None:
+            parts.append("NULL")
+        else:
+            text = str(v).replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'"{text}"')
+    return "{" + ",".join(parts) + "}"
+
+
+@dataclass
+class Rows:
+    """The rows of one table that a page touches: loaded once, changed in memory, written once."""
+
+    spec: TableSpec
+    rows: dict[Key, Row] = field(default_factory=dict)
+    dirty: set[Key] = field(default_factory=set)
+    loaded: dict[str, set[Any]] = field(default_factory=dict)  # column -> values already loaded
+
+    async def load(self, conn: asyncpg.Connection, values: Iterable[Any], column: str | None = None) -> None:
+        """Load every row whose ``column`` (default: the single key column) is in ``values``."""
+        column = column or self.spec.key[0]
+        done = self.loaded.setdefault(column, set())
+        wanted = [v for v in set(values) if v is not None and v not in done]
+        if not wanted:
+            return
+        done.update(wanted)
+        col = next(c for c in self.spec.columns if c.name == column)
+        records = await conn.fetch(
+            f"SELECT {', '.join(self.spec.column_names)} FROM {self.spec.name} "
+            f"WHERE {column} = ANY($1::{col.type}[])",
+            wanted,
+        )
+        for record in records:
+            row = dict(record)
+            key = self.spec.key_of(row)
+            self.rows.setdefault(key, row)  # rows created in this page win
+
+    def get(self, *key: Any) -> Row | None:
+        return self.rows.get(key)
+
+    def add(self, row: Row) -> Row:
+        key = self.spec.key_of(row)
+        self.rows[key] = row
+        self.dirty.add(key)
+        return row
+
+    def touch(self, row: Row) -> Row:
+        self.dirty.add(self.spec.key_of(row))
+        return row
+
+    def where(self, predicate: Callable[[Row], bool]) -> list[Row]:
+        return [r for r in self.rows.values() if predicate(r)]
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        if not self.dirty:
+            return
+        rows = [self.rows[k] for k in self.dirty]
+        if len(rows) < COPY_FROM_ROWS:
+            await conn.execute(self.spec.upsert_sql(), *self.spec.column_arrays(rows))
+        else:
+            # Many rows: COPY them into a session-local staging table, then one upsert.
+            # COPY encodes each value once, where unnest's arrays are checked element by
+            # element; the staging table empties itself at commit.
+            spec = self.spec
+            names = spec.column_names
+            await conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {spec.stage} (LIKE {spec.name}) ON COMMIT DELETE ROWS"
+            )
+            await conn.copy_records_to_table(
+                spec.stage, records=list(map(spec.getter, rows)), columns=list(names)
+            )
+            await conn.execute(spec.upsert_from_stage_sql())
+        self.dirty.clear()
+
+
+COPY_FROM_ROWS = 64
+
+
+@dataclass
+class Appended:
+    """Append-only rows of one table, written with one COPY per page."""
+
+    spec: TableSpec
+    records: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def add(self, **values: Any) -> None:
+        self.records.append(tuple([values.get(c) for c in self.spec.column_names]))
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        if not self.records:
+            return
+        await conn.copy_records_to_table(
+            self.spec.name, records=self.records, columns=list(self.spec.column_names)
+        )
+        self.records.clear()
+
+
+class TableProjection:
+    """A projection whose tables are ``specs``; subclasses implement ``apply_page``."""
+
+    name: str
+    specs: tuple[TableSpec, ...] = ()
+    topics: frozenset[str] | None = frozenset()
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[Any]) -> None:
+        # A read model's commit need not wait for its WAL flush: the page and the
+        # projection's position commit (or, after a crash, vanish) together, so a lost
+        # commit is simply applied again and exactly-once holds. The event log's own
+        # writes keep synchronous commit.
+        await conn.execute("SET LOCAL synchronous_commit TO off")
+        await self.apply_page(conn, events)
+
+    async def apply_page(self, conn: asyncpg.Connection, events: Sequence[Any]) -> None:
+        raise NotImplementedError
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.specs)
+
+    async def create_tables(self, conn: asyncpg.Connection) -> None:
+        """Tables and their indexes, where missing (so this also restores dropped indexes)."""
+        for spec in self.specs:
+            for statement in spec.ddl():
+                await conn.execute(statement)
+
+    async def drop_indexes(self, conn: asyncpg.Connection) -> None:
+        """Drop the secondary indexes; a rebuild writes faster without them and then calls
+        ``create_tables`` again, which recreates them."""
+        for spec in self.specs:
+            for name in spec.index_names():
+                await conn.execute(f"DROP INDEX IF EXISTS {name}")

@@ -1,0 +1,850 @@
+"""Statistics queries for the API: each returns the figures and their ``definition`` block.
+
+Every function reads only the projections' tables (never the event log), in
+one read-only REPEATABLE READ transaction that also reads the projection's
+tracked position, so ``definition.as_of_position`` is exactly the log
+position the figures reflect. Amounts are integer fen (``*_fen``); rates are
+decimal strings (``"0.7500"``) with the percentage beside them (``"75.00"``).
+
+Functions (all keyword arguments after ``db``, a pool or a connection):
+
+- ``contract_value``: 技术合同成交额 with transaction and registered value, cash received, YoY.
+- ``transfer_rate``: 科技成果转化率 by a named formula (``TRANSFER_RATE_FORMULAS``).
+- ``ufpl_funnel``: 先使用后付费 listed → signed → trials → converted / returned / defaulted.
+- ``receivables``: outstanding and overdue with ageing buckets as of a date.
+- ``distribution_audit``: received, deducted, allocated, paid, unpaid; floors; 36-month deadline.
+
+Annual reports are in ``projections.reports``. Bad arguments raise
+``StatisticsQueryError`` naming the argument (the API answers 422).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeAlias
+from uuid import UUID
+
+import asyncpg
+
+from projections import definitions as defs
+from projections.definitions import (
+    AGEING_BUCKETS,
+    TRANSFER_RATE_FORMULAS,
+    TRANSFER_RATE_SCOPE,
+    definition,
+    transfer_rate_formula,
+)
+
+Db: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
+FOREVER = date(9999, 12, 31)
+PERIODS = ("year", "quarter", "month")
+
+
+class StatisticsQueryError(ValueError):
+    """An argument of a statistics query is not acceptable; ``field`` names it."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        self.field = field
+        self.detail = detail
+        super().__init__(f"{field}: {detail}")
+
+
+# --- plumbing ----------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def read_snapshot(db: Db) -> AsyncIterator[asyncpg.Connection]:
+    """One consistent read-only snapshot: figures and positions agree."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            yield conn
+        return
+    if db.is_in_transaction():
+        yield db
+        return
+    async with db.transaction(isolation="repeatable_read", readonly=True):
+        yield db
+
+
+async def position_of(conn: asyncpg.Connection, projection: str) -> int:
+    value = await conn.fetchval("SELECT position FROM tracking WHERE subscriber = $1", projection)
+    return int(value or 0)
+
+
+@dataclass
+class Sql:
+    """Collects parameters so that every value travels as a bind parameter."""
+
+    params: list[Any] = field(default_factory=list)
+
+    def param(self, value: Any, cast: str) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}::{cast}"
+
+
+@dataclass(frozen=True)
+class Dim:
+    column: str
+    type: str = "text"  # "text" or "uuid"
+
+
+def _values(name: str, value: Any, type_: str) -> list[Any]:
+    items = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+    if type_ == "uuid":
+        try:
+            return [v if isinstance(v, UUID) else UUID(str(v)) for v in items]
+        except ValueError:
+            raise StatisticsQueryError(name, f"{value!r} is not a UUID (or list of UUIDs)") from None
+    return [str(v) for v in items]
+
+
+def _period_expr(column: str, period: str) -> str:
+    if period not in PERIODS:
+        raise StatisticsQueryError("period", f"{period!r} is not one of {', '.join(PERIODS)}")
+    return f"date_trunc('{period}', {column})::date"
+
+
+def period_label(start: date, period: str) -> str:
+    if period == "year":
+        return f"{start.year}"
+    if period == "quarter":
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    return f"{start.year}-{start.month:02d}"
+
+
+def _year_before(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def rate(numerator: int, denominator: int) -> tuple[str | None, str | None]:
+    """(ratio with 4 decimals, percent with 2), or (None, None) when the denominator is 0."""
+    if not denominator:
+        return None, None
+    ratio = Decimal(numerator) / Decimal(denominator)
+    return (
+        str(ratio.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)),
+        str((ratio * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+    )
+
+
+def growth_percent(current: int, previous: int | None) -> str | None:
+    if not previous:
+        return None
+    change = (Decimal(current) - Decimal(previous)) * 100 / Decimal(previous)
+    return str(change.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _group(
+    sql: Sql, dims: Mapping[str, Dim], group_by: Sequence[str], period_column: str | None,
+    period: str,
+) -> list[tuple[str, str]]:
+    """(output name, SQL expression) for each requested grouping."""
+    out = []
+    for name in group_by:
+        if name == "period" and period_column is not None:
+            out.append(("period", _period_expr(period_column, period)))
+        elif name in dims:
+            out.append((name, dims[name].column))
+        else:
+            known = [*(["period"] if period_column else []), *dims]
+            raise StatisticsQueryError("group_by", f"{name!r} is not one of {', '.join(known)}")
+    if len({n for n, _ in out}) != len(out):
+        raise StatisticsQueryError("group_by", "a dimension is named twice")
+    return out
+
+
+def _filters(sql: Sql, dims: Mapping[str, Dim], filters: Mapping[str, Any] | None,
+             special: Mapping[str, str] | None = None) -> list[str]:
+    """WHERE conditions; ``special`` maps a filter name to a template with ``{p}`` (uuid[])."""
+    where = []
+    for name, value in (filters or {}).items():
+        if value is None:
+            continue
+        if special and name in special:
+            where.append(special[name].format(p=sql.param(_values(name, value, "uuid"), "uuid[]")))
+        elif name in dims:
+            dim = dims[name]
+            where.append(f"{dim.column} = ANY({sql.param(_values(name, value, dim.type), dim.type + '[]')})")
+        else:
+            known = [*dims, *(special or {})]
+            raise StatisticsQueryError(f"filters.{name}", f"not one of {', '.join(known)}")
+    return where
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, UUID) else value
+
+
+def _row_keys(record: asyncpg.Record, groups: Sequence[tuple[str, str]], period: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, _ in groups:
+        value = record[name]
+        if name == "period":
+            out["period"] = period_label(value, period) if value is not None else None
+            out["period_start"] = value.isoformat() if value is not None else None
+        else:
+            out[name] = _plain(value)
+    return out
+
+
+def _date_range(sql: Sql, column: str, date_from: date | None, date_to: date | None) -> list[str]:
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise StatisticsQueryError("date_from", f"{date_from} is after date_to {date_to}")
+    where = []
+    if date_from is not None:
+        where.append(f"{column} >= {sql.param(date_from, 'date')}")
+    if date_to is not None:
+        where.append(f"{column} <= {sql.param(date_to, 'date')}")
+    return where
+
+
+# --- contract value ------------------------------------------------------------------------
+
+CONTRACT_DIMS: dict[str, Dim] = {
+    "kind": Dim("kind"),
+    "licence_type": Dim("licence_type"),
+    "seller": Dim("seller_id", "uuid"),
+    "seller_kind": Dim("seller_kind"),
+    "seller_region": Dim("seller_region"),
+    "buyer": Dim("buyer_id", "uuid"),
+    "buyer_kind": Dim("buyer_kind"),
+    "buyer_size": Dim("buyer_size"),
+    "buyer_region": Dim("buyer_region"),
+    "field": Dim("technology_field"),
+    "ip_type": Dim("ip_type"),
+    "local": Dim("local::text"),
+}
+CONTRACT_SPECIAL_FILTERS = {
+    "seller": "seller_ids && {p}",  # any of the sellers
+    "exchange": "exchange_ids && {p}",  # listed on that exchange when drafted
+}
+CONTRACT_FIGURES = (
+    "count", "contract_value_fen", "transaction_value_fen", "registered_count",
+    "registered_value_fen", "cash_received_fen",
+)
+DATE_BASES = {"signed": "signed_on", "registered": "registered_on"}
+
+
+async def contract_value(
+    db: Db,
+    *,
+    group_by: Sequence[str] = (),
+    period: str = "year",
+    date_basis: str = "signed",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    filters: Mapping[str, Any] | None = None,
+    currency: str = "CNY",
+    yoy: bool = True,
+) -> dict[str, Any]:
+    """技术合同成交额 grouped by any of ``CONTRACT_DIMS`` and ``period``, filtered by the same.
+
+    ``filters`` maps a dimension (or ``exchange``) to a value or a list of
+    values; ``seller`` matches any of a contract's sellers. With ``period`` in
+    ``group_by`` and ``yoy``, each row has its year-on-year growth.
+    """
+    if date_basis not in DATE_BASES:
+        raise StatisticsQueryError("date_basis", f"{date_basis!r} is not one of signed, registered")
+    column = DATE_BASES[date_basis]
+    sql = Sql()
+    groups = _group(sql, CONTRACT_DIMS, group_by, column, period)
+    with_yoy = yoy and "period" in group_by
+    lower = date_from
+    if with_yoy and date_from is not None:
+        lower = _year_before(date_from)
+    where = [f"{column} IS NOT NULL", f"currency = {sql.param(currency, 'text')}"]
+    where += _date_range(sql, column, lower, date_to)
+    where += _filters(sql, CONTRACT_DIMS, filters, CONTRACT_SPECIAL_FILTERS)
+    select = [f"{expr} AS {name}" for name, expr in groups]
+    select += [
+        "count(*) AS count",
+        "coalesce(sum(contract_value_fen), 0)::bigint AS contract_value_fen",
+        "coalesce(sum(transaction_value_fen), 0)::bigint AS transaction_value_fen",
+        "count(registered_on) AS registered_count",
+        "coalesce(sum(registered_value_fen), 0)::bigint AS registered_value_fen",
+        "coalesce(sum(cash_received_fen), 0)::bigint AS cash_received_fen",
+    ]
+    query = f"SELECT {', '.join(select)} FROM ct_contracts WHERE {' AND '.join(where)}"
+    if groups:
+        query += f" GROUP BY {', '.join(str(i) for i in range(1, len(groups) + 1))}"
+        query += f" ORDER BY {', '.join(str(i) for i in range(1, len(groups) + 1))}"
+    async with read_snapshot(db) as conn:
+        records = await conn.fetch(query, *sql.params)
+        position = await position_of(conn, "contracts")
+    rows = []
+    for r in records:
+        row = _row_keys(r, groups, period)
+        row.update({f: int(r[f]) for f in CONTRACT_FIGURES})
+        rows.append((r["period"] if "period" in group_by else None, row))
+    if with_yoy:
+        _add_yoy(rows, groups)
+        if date_from is not None:
+            first = date.fromisoformat(_period_start(date_from, period))
+            rows = [(start, row) for start, row in rows if start is None or start >= first]
+    out_rows = [row for _, row in rows]
+    totals = {f: sum(row[f] for row in out_rows) for f in CONTRACT_FIGURES}
+    return {
+        "figure": "contract_value",
+        "group_by": list(group_by),
+        "period": period if "period" in group_by else None,
+        "date_from": date_from.isoformat() if date_from else None,
+        "date_to": date_to.isoformat() if date_to else None,
+        "filters": {k: _plain_filter(v) for k, v in (filters or {}).items() if v is not None},
+        "rows": out_rows,
+        "totals": totals,
+        "definition": definition(
+            figure="contract_value",
+            title=defs.CONTRACT_VALUE["title"],
+            formula=defs.CONTRACT_VALUE["formula"],
+            scope=defs.CONTRACT_VALUE["scope"],
+            date_basis=defs.CONTRACT_VALUE_DATE_BASIS[date_basis],
+            status_basis=defs.CONTRACT_VALUE["status_basis"],
+            currency=f"{currency}; amounts in fen (0.01 yuan); contracts in other currencies are "
+            "not converted and not included",
+            as_of_position=position,
+        ),
+    }
+
+
+def _plain_filter(value: Any) -> Any:
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    return _plain(value)
+
+
+def _period_start(day: date, period: str) -> str:
+    if period == "year":
+        return date(day.year, 1, 1).isoformat()
+    if period == "quarter":
+        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1).isoformat()
+    return date(day.year, day.month, 1).isoformat()
+
+
+def _add_yoy(rows: list[tuple[Any, dict[str, Any]]], groups: Sequence[tuple[str, str]]) -> None:
+    others = [name for name, _ in groups if name != "period"]
+    index = {(start, *(row[n] for n in others)): row for start, row in rows}
+    for start, row in rows:
+        previous = index.get((_year_before(start), *(row[n] for n in others))) if start else None
+        row["yoy"] = {
+            f"{f}_percent": growth_percent(row[f], previous[f] if previous else None)
+            for f in ("count", "contract_value_fen", "transaction_value_fen",
+                      "registered_value_fen", "cash_received_fen")
+        }
+
+
+# --- transfer rate ---------------------------------------------------------------------------
+
+TRANSFER_DIMS: dict[str, Dim] = {
+    "institution": Dim("owner_id", "uuid"),
+    "institution_kind": Dim("owner_kind"),
+    "region": Dim("owner_region"),
+    "field": Dim("technology_field"),
+    "ip_type": Dim("ip_type"),
+}
+
+
+def list_transfer_rate_formulas() -> list[dict[str, str]]:
+    return [f.describe() for f in TRANSFER_RATE_FORMULAS.values()]
+
+
+async def transfer_rate(
+    db: Db,
+    *,
+    formula: str = "transferred_over_registered",
+    group_by: Sequence[str] = (),
+    period: str = "year",
+    as_of: date | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    filters: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """科技成果转化率 by the named formula, grouped by institution, region, field, IP type, period.
+
+    ``as_of`` (default: everything recorded) bounds both the denominator and
+    the transfers counted. ``date_from``/``date_to`` and the ``period``
+    grouping apply to the formula's date basis (e.g. registration date).
+    """
+    try:
+        chosen = transfer_rate_formula(formula)
+    except KeyError as exc:
+        raise StatisticsQueryError("formula", str(exc.args[0])) from None
+    sql = Sql()
+    as_of_param = sql.param(as_of or FOREVER, "date")
+    groups = _group(sql, TRANSFER_DIMS, group_by, chosen.date_column, period)
+    where = [chosen.population_sql.format(as_of=as_of_param)]
+    where += _date_range(sql, chosen.date_column, date_from, date_to)
+    where += _filters(sql, TRANSFER_DIMS, filters)
+    select = [f"{expr} AS {name}" for name, expr in groups]
+    select += [
+        f"({chosen.numerator_sql.format(as_of=as_of_param)})::bigint AS numerator",
+        f"({chosen.denominator_sql.format(as_of=as_of_param)})::bigint AS denominator",
+    ]
+    query = f"SELECT {', '.join(select)} FROM tr_achievements WHERE {' AND '.join(where)}"
+    if groups:
+        positions = ", ".join(str(i) for i in range(1, len(groups) + 1))
+        query += f" GROUP BY {positions} ORDER BY {positions}"
+    async with read_snapshot(db) as conn:
+        records = await conn.fetch(query, *sql.params)
+        position = await position_of(conn, "transfer")
+    rows = []
+    for r in records:
+        row = _row_keys(r, groups, period)
+        numerator, denominator = int(r["numerator"]), int(r["denominator"])
+        ratio, percent = rate(numerator, denominator)
+        row.update(numerator=numerator, denominator=denominator, rate=ratio, rate_percent=percent)
+        rows.append(row)
+    num = sum(r["numerator"] for r in rows)
+    den = sum(r["denominator"] for r in rows)
+    ratio, percent = rate(num, den)
+    return {
+        "figure": "transfer_rate",
+        "formula": chosen.describe(),
+        "group_by": list(group_by),
+        "period": period if "period" in group_by else None,
+        "as_of": as_of.isoformat() if as_of else None,
+        "rows": rows,
+        "totals": {"numerator": num, "denominator": den, "rate": ratio, "rate_percent": percent},
+        "definition": definition(
+            figure="transfer_rate",
+            title=chosen.title,
+            formula=f"{chosen.name}: {chosen.formula}",
+            scope=f"{TRANSFER_RATE_SCOPE} Numerator: {chosen.numerator} Denominator: "
+            f"{chosen.denominator}",
+            date_basis=chosen.date_basis + (f"; as of {as_of}" if as_of else "; as of every "
+                                            "event recorded"),
+            status_basis=defs.TRANSFERRED,
+            currency="none (counts of achievements)",
+            as_of_position=position,
+            formula_name=chosen.name,
+        ),
+    }
+
+
+# --- use-first-pay-later funnel ------------------------------------------------------------------
+
+UFPL_DIMS = ("institution", "region", "field")
+_UFPL_COLUMNS = {
+    "achievements": {"institution": "owner_id", "region": "owner_region", "field": "technology_field"},
+    "contracts": {"institution": "seller_id", "region": "seller_region", "field": "technology_field"},
+}
+UFPL_COUNTS = ("listed", "signed", "trials_started", "converted", "returned", "defaulted")
+UFPL_AMOUNTS = ("signed_value_fen", "licensee_revenue_fen", "insurance_compensation_fen")
+
+
+async def ufpl_funnel(
+    db: Db,
+    *,
+    group_by: Sequence[str] = (),
+    period: str = "year",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    filters: Mapping[str, Any] | None = None,
+    currency: str = "CNY",
+) -> dict[str, Any]:
+    """先使用后付费: listed → signed → trials started → converted / returned / defaulted.
+
+    Group by ``period``, ``institution`` (owner / lead seller), ``region``,
+    ``field``; filter by the same three (a value or a list).
+    """
+    for name in group_by:
+        if name != "period" and name not in UFPL_DIMS:
+            raise StatisticsQueryError("group_by", f"{name!r} is not one of period, {', '.join(UFPL_DIMS)}")
+    if period not in PERIODS:
+        raise StatisticsQueryError("period", f"{period!r} is not one of {', '.join(PERIODS)}")
+    for name in filters or {}:
+        if name not in UFPL_DIMS:
+            raise StatisticsQueryError(f"filters.{name}", f"not one of {', '.join(UFPL_DIMS)}")
+
+    def stage_query(table: str, date_col: str, extra_where: str, selects: str, source: str,
+                    columns: Mapping[str, str], extra_group: str = "") -> tuple[str, list[Any]]:
+        sql = Sql()
+        keys = []
+        for name in group_by:
+            keys.append(f"{_period_expr(date_col, period)} AS period" if name == "period"
+                        else f"{columns[name]} AS {name}")
+        where = [extra_where, f"{date_col} IS NOT NULL"]
+        where += _date_range(sql, date_col, date_from, date_to)
+        for name, value in (filters or {}).items():
+            if value is None:
+                continue
+            type_ = "uuid" if name == "institution" else "text"
+            where.append(f"{columns[name]} = ANY({sql.param(_values(name, value, type_), type_ + '[]')})")
+        if table != "ct_achievements":
+            where.append(f"currency = {sql.param(currency, 'text')}")
+        group_cols = [str(i) for i in range(1, len(keys) + 1)]
+        if extra_group:
+            group_cols.append(extra_group)
+        select = ", ".join([*keys, selects]) if keys else selects
+        query = f"SELECT {select} FROM {source} WHERE {' AND '.join(where)}"
+        if group_cols:
+            query += f" GROUP BY {', '.join(group_cols)}"
+        return query, sql.params
+
+    listed_q = stage_query(
+        "ct_achievements", "first_listed_on", "ufpl_eligible", "'listed' AS stage, count(*) AS n, "
+        "0::bigint AS amount", "ct_achievements", _UFPL_COLUMNS["achievements"])
+    stages_q = stage_query(
+        "ct_contracts", "s.on_date", "kind = 'ufpl_licence'",
+        "s.stage AS stage, count(*) AS n, coalesce(sum(s.amount), 0)::bigint AS amount",
+        "ct_contracts CROSS JOIN LATERAL (VALUES ('signed', signed_on, contract_value_fen), "
+        "('trials_started', trial_started_on, 0::bigint), ('converted', converted_on, 0::bigint), "
+        "('returned', returned_on, 0::bigint), ('defaulted', first_default_on, 0::bigint)) "
+        "AS s(stage, on_date, amount)",
+        _UFPL_COLUMNS["contracts"], "s.stage")
+    money_q = stage_query(
+        "ct_ufpl_money", "on_date", "TRUE", "kind AS stage, count(*) AS n, "
+        "coalesce(sum(amount_fen), 0)::bigint AS amount", "ct_ufpl_money",
+        _UFPL_COLUMNS["contracts"], "kind")
+    async with read_snapshot(db) as conn:
+        records = []
+        for query, params in (listed_q, stages_q, money_q):
+            records.extend(await conn.fetch(query, *params))
+        position = await position_of(conn, "contracts")
+    groups = [(name, name) for name in group_by]
+    table: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in records:
+        key = tuple(r[name] for name in group_by)
+        row = table.get(key)
+        if row is None:
+            row = _row_keys(r, groups, period)
+            row.update(dict.fromkeys(UFPL_COUNTS, 0))
+            row.update(dict.fromkeys(UFPL_AMOUNTS, 0))
+            table[key] = row
+        stage, n, amount = r["stage"], int(r["n"]), int(r["amount"])
+        if stage == "licensee_revenue":
+            row["licensee_revenue_fen"] += amount
+        elif stage == "insurance_compensation":
+            row["insurance_compensation_fen"] += amount
+        else:
+            row[stage] += n
+            if stage == "signed":
+                row["signed_value_fen"] += amount
+    rows = [table[k] for k in sorted(table, key=lambda k: tuple("" if v is None else str(v) for v in k))]
+    for row in rows:
+        _conversion(row)
+    totals: dict[str, Any] = {f: sum(row[f] for row in rows) for f in (*UFPL_COUNTS, *UFPL_AMOUNTS)}
+    _conversion(totals)
+    return {
+        "figure": "ufpl_funnel",
+        "group_by": list(group_by),
+        "period": period if "period" in group_by else None,
+        "rows": rows,
+        "totals": totals,
+        "definition": definition(
+            figure="ufpl_funnel",
+            title=defs.UFPL_FUNNEL["title"],
+            formula=defs.UFPL_FUNNEL["formula"],
+            scope=defs.UFPL_FUNNEL["scope"],
+            date_basis=defs.UFPL_FUNNEL["date_basis"],
+            status_basis=defs.UFPL_FUNNEL["status_basis"],
+            currency=f"{currency}; amounts in fen",
+            as_of_position=position,
+            listed_definition=defs.UFPL_LISTED,
+        ),
+    }
+
+
+def _conversion(row: dict[str, Any]) -> None:
+    ratio, percent = rate(row["converted"], row["converted"] + row["returned"])
+    row["conversion_rate"], row["conversion_rate_percent"] = ratio, percent
+
+
+# --- receivables -------------------------------------------------------------------------------
+
+RECEIVABLE_GROUPS = {
+    "institution": "institution_id",
+    "contract": "contract_id",
+    "buyer": "buyer_id",
+    "contract_kind": "contract_kind",
+    "bucket": None,
+}
+
+
+async def receivables(
+    db: Db,
+    *,
+    as_of: date,
+    group_by: Sequence[str] = ("institution",),
+    institution_id: UUID | str | None = None,
+    contract_id: UUID | str | None = None,
+    currency: str = "CNY",
+) -> dict[str, Any]:
+    """Outstanding and overdue receivables with ageing buckets, as of ``as_of``.
+
+    Group by any of ``institution``, ``contract``, ``buyer``, ``contract_kind``
+    and ``bucket`` (the ageing bucket as a dimension); every row also has one
+    column per bucket.
+    """
+    sql = Sql()
+    as_of_p = sql.param(as_of, "date")
+    days = f"({as_of_p} - due_on)"
+    bucket_case = "CASE WHEN due_on >= " + as_of_p + " THEN 'not_due' " + " ".join(
+        f"WHEN {days} <= {hi} THEN '{label}'" for label, _, hi in AGEING_BUCKETS if hi is not None
+    ) + f" ELSE '{AGEING_BUCKETS[-1][0]}' END"
+    keys = []
+    for name in group_by:
+        if name not in RECEIVABLE_GROUPS:
+            raise StatisticsQueryError("group_by", f"{name!r} is not one of {', '.join(RECEIVABLE_GROUPS)}")
+        keys.append(f"{bucket_case if name == 'bucket' else RECEIVABLE_GROUPS[name]} AS {name}")
+    where = ["outstanding_fen > 0", f"currency = {sql.param(currency, 'text')}"]
+    if institution_id is not None:
+        where.append(f"institution_id = {sql.param(_values('institution_id', institution_id, 'uuid')[0], 'uuid')}")
+    if contract_id is not None:
+        where.append(f"contract_id = {sql.param(_values('contract_id', contract_id, 'uuid')[0], 'uuid')}")
+    figures = [
+        "count(*) AS items",
+        "count(DISTINCT contract_id) AS contracts",
+        "coalesce(sum(outstanding_fen), 0)::bigint AS outstanding_fen",
+        f"coalesce(sum(outstanding_fen) FILTER (WHERE due_on < {as_of_p}), 0)::bigint AS overdue_fen",
+        f"coalesce(sum(outstanding_fen) FILTER (WHERE due_on >= {as_of_p}), 0)::bigint AS not_due_fen",
+    ]
+    for label, lo, hi in AGEING_BUCKETS:
+        cond = f"{days} >= {lo}" + (f" AND {days} <= {hi}" if hi is not None else "")
+        figures.append(f"coalesce(sum(outstanding_fen) FILTER (WHERE {cond}), 0)::bigint AS \"{label}\"")
+    query = f"SELECT {', '.join([*keys, *figures])} FROM rcv_items WHERE {' AND '.join(where)}"
+    if keys:
+        positions = ", ".join(str(i) for i in range(1, len(keys) + 1))
+        query += f" GROUP BY {positions} ORDER BY {positions}"
+    async with read_snapshot(db) as conn:
+        records = await conn.fetch(query, *sql.params)
+        position = await position_of(conn, "receivables")
+    rows = []
+    for r in records:
+        row: dict[str, Any] = {name: _plain(r[name]) for name in group_by}
+        row.update(items=int(r["items"]), contracts=int(r["contracts"]),
+                   outstanding_fen=int(r["outstanding_fen"]), overdue_fen=int(r["overdue_fen"]),
+                   not_due_fen=int(r["not_due_fen"]),
+                   ageing_fen={label: int(r[label]) for label, _, _ in AGEING_BUCKETS})
+        rows.append(row)
+    totals = {
+        "items": sum(r["items"] for r in rows),
+        "outstanding_fen": sum(r["outstanding_fen"] for r in rows),
+        "overdue_fen": sum(r["overdue_fen"] for r in rows),
+        "not_due_fen": sum(r["not_due_fen"] for r in rows),
+        "ageing_fen": {label: sum(r["ageing_fen"][label] for r in rows) for label, _, _ in AGEING_BUCKETS},
+    }
+    return {
+        "figure": "receivables",
+        "as_of": as_of.isoformat(),
+        "group_by": list(group_by),
+        "buckets": [label for label, _, _ in AGEING_BUCKETS],
+        "rows": rows,
+        "totals": totals,
+        "definition": definition(
+            figure="receivables",
+            title=defs.RECEIVABLES["title"],
+            formula=defs.RECEIVABLES["formula"],
+            scope=defs.RECEIVABLES["scope"],
+            date_basis=defs.RECEIVABLES["date_basis"] + f" as_of = {as_of}.",
+            status_basis=defs.RECEIVABLES["status_basis"],
+            currency=f"{currency}; amounts in fen",
+            as_of_position=position,
+        ),
+    }
+
+
+# --- distribution audit ---------------------------------------------------------------------------
+
+DEADLINE_STATUSES = ("paid_in_time", "paid_late", "open", "overdue")
+AUDIT_GROUPS = ("institution", "contract", "inventor")
+
+
+def _status_sql(as_of_p: str) -> str:
+    return (
+        f"CASE WHEN fully_paid_on IS NOT NULL AND fully_paid_on <= {as_of_p} THEN "
+        "CASE WHEN paid_late_fen > 0 THEN 'paid_late' ELSE 'paid_in_time' END "
+        f"WHEN {as_of_p} > deadline_on THEN 'overdue' ELSE 'open' END"
+    )
+
+
+async def distribution_audit(
+    db: Db,
+    *,
+    as_of: date,
+    group_by: str = "institution",
+    institution_id: UUID | str | None = None,
+    contract_id: UUID | str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    anonymise: bool = False,
+) -> dict[str, Any]:
+    """收益分配审计 per ``institution``, ``contract`` or ``inventor``, as of ``as_of``.
+
+    With ``anonymise`` (the regulator's view) no inventor is named anywhere:
+    the per-inventor view becomes counts of inventors and amounts per
+    institution, and lists of lines carry no names.
+    """
+    if group_by not in AUDIT_GROUPS:
+        raise StatisticsQueryError("group_by", f"{group_by!r} is not one of {', '.join(AUDIT_GROUPS)}")
+    sql = Sql()
+    where = _date_range(sql, "received_on", date_from, date_to)
+    if institution_id is not None:
+        where.append(f"institution_id = {sql.param(_values('institution_id', institution_id, 'uuid')[0], 'uuid')}")
+    if contract_id is not None:
+        where.append(f"contract_id = {sql.param(_values('contract_id', contract_id, 'uuid')[0], 'uuid')}")
+    cond = " AND ".join(where) if where else "TRUE"
+    filter_params = list(sql.params)  # the queries of receipts and policies take no as_of
+    as_of_p = sql.param(as_of, "date")
+    status = _status_sql(as_of_p)
+    # One pass over the lines: paid as of as_of (the line's total less payments dated
+    # later), the deadline status, then sums per (group, inventor) and per group.
+    per_line = (
+        "SELECT institution_id, contract_id, inventor, distribution_id, "
+        "beneficiary = 'inventor_team' AS team, allocated_fen, "
+        "paid_fen - coalesce(f.later, 0) AS paid, "
+        f"(beneficiary = 'inventor_team' AND allocated_fen > 0) AS judged, {status} AS status "
+        "FROM dist_lines LEFT JOIN (SELECT distribution_id, key, sum(amount_fen) AS later "
+        f"FROM dist_payments WHERE paid_on > {as_of_p} GROUP BY 1, 2) f USING (distribution_id, key) "
+        f"WHERE {cond}"
+    )
+    sums = (
+        "sum(allocated_fen) AS allocated_fen, sum(paid) AS paid_fen, "
+        "coalesce(sum(allocated_fen) FILTER (WHERE team), 0) AS team_allocated_fen, "
+        "coalesce(sum(paid) FILTER (WHERE team), 0) AS team_paid_fen, "
+        "count(DISTINCT distribution_id) AS receipts, "
+        + ", ".join(
+            f"count(*) FILTER (WHERE judged AND status = '{s}') AS {s}, "
+            f"coalesce(sum(allocated_fen - paid) FILTER (WHERE judged AND status = '{s}'), 0) "
+            f"AS {s}_unpaid_fen"
+            for s in DEADLINE_STATUSES
+        )
+    )
+    outer_sums = ", ".join(
+        f"coalesce(sum({c}), 0)::bigint AS {c}"
+        for c in ("allocated_fen", "paid_fen", "team_allocated_fen", "team_paid_fen",
+                  *DEADLINE_STATUSES, *(f"{s}_unpaid_fen" for s in DEADLINE_STATUSES))
+    ) + ", count(*) FILTER (WHERE inventor IS NOT NULL AND team_allocated_fen > 0) AS inventors"
+    async with read_snapshot(db) as conn:
+        if group_by == "inventor" and not anonymise:
+            key = "institution_id, inventor"
+            lines = await conn.fetch(
+                f"WITH l AS ({per_line} AND beneficiary = 'inventor_team') "
+                f"SELECT {key}, {sums}, (count(*) FILTER (WHERE allocated_fen > 0) > 0)::int AS inventors "
+                f"FROM l GROUP BY {key} ORDER BY {key}", *sql.params)
+            receipts: list[asyncpg.Record] = []
+        else:
+            key = {"institution": "institution_id", "contract": "institution_id, contract_id",
+                   "inventor": "institution_id"}[group_by]
+            team_only = " AND beneficiary = 'inventor_team'" if group_by == "inventor" else ""
+            lines = await conn.fetch(
+                f"WITH l AS ({per_line}{team_only}), g AS (SELECT {key}, inventor, {sums} FROM l "
+                f"GROUP BY {key}, inventor) SELECT {key}, {outer_sums} FROM g GROUP BY {key} "
+                f"ORDER BY {key}", *sql.params)
+            receipts = await conn.fetch(
+                f"SELECT {key}, count(*) AS receipts, coalesce(sum(gross_fen), 0)::bigint AS received_fen, "
+                "coalesce(sum(deducted_fen), 0)::bigint AS deducted_fen, "
+                "coalesce(sum(net_fen), 0)::bigint AS net_fen, "
+                "count(*) FILTER (WHERE below_floor OR team_fen < team_floor_fen) AS below_floor "
+                f"FROM dist_receipts WHERE {cond} GROUP BY {key}", *filter_params)
+        breaches = await conn.fetch(
+            "SELECT distribution_id, institution_id, contract_id, receipt_id, received_on, net_fen, "
+            "team_fen, team_floor_fen, floor_percent, pack_id, policy_version, bound_by_floor, "
+            "greatest(team_floor_fen - team_fen, 0) AS team_short_fen FROM dist_receipts "
+            f"WHERE {cond} AND (below_floor OR team_fen < team_floor_fen) "
+            "ORDER BY received_on, distribution_id", *filter_params)
+        policy_where = []
+        policy_params: list[Any] = []
+        if institution_id is not None:
+            policy_params.append(_values("institution_id", institution_id, "uuid")[0])
+            policy_where.append("institution_id = $1")
+        policies = await conn.fetch(
+            "SELECT institution_id, version_label, effective_from, pack_id, pack_version, "
+            "team_cash_percent, lowest_team_cash_percent, team_equity_percent, "
+            "transfer_floor_percent, equity_floor_percent, bound_by_floor, findings "
+            f"FROM dist_policies WHERE below_floor {('AND ' + policy_where[0]) if policy_where else ''} "
+            "ORDER BY institution_id, effective_from", *policy_params)
+        position = await position_of(conn, "distribution")
+
+    by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+    key_names = [k.strip() for k in key.split(",")]
+    for r in receipts:
+        by_key.setdefault(tuple(r[k] for k in key_names), {}).update(
+            receipts=int(r["receipts"]), received_fen=int(r["received_fen"]),
+            deducted_fen=int(r["deducted_fen"]), net_fen=int(r["net_fen"]),
+            receipts_below_floor=int(r["below_floor"]))
+    for r in lines:
+        row = by_key.setdefault(tuple(r[k] for k in key_names), {})
+        if "receipts" in r:
+            row["receipts"] = int(r["receipts"])
+        allocated, paid_fen = int(r["allocated_fen"]), int(r["paid_fen"])
+        team_allocated, team_paid = int(r["team_allocated_fen"]), int(r["team_paid_fen"])
+        row.update(
+            allocated_fen=allocated, paid_fen=paid_fen, unpaid_fen=allocated - paid_fen,
+            team_allocated_fen=team_allocated, team_paid_fen=team_paid,
+            team_unpaid_fen=team_allocated - team_paid, inventors=int(r["inventors"]),
+            deadline={s: {"lines": int(r[s]), "unpaid_fen": int(r[f"{s}_unpaid_fen"])}
+                      for s in DEADLINE_STATUSES},
+        )
+    rows = []
+    for k in sorted(by_key, key=lambda k: tuple(str(v) for v in k)):
+        row = {("institution_id" if n == "institution_id" else n): _plain(v)
+               for n, v in zip(key_names, k, strict=True)}
+        row.update(by_key[k])
+        rows.append(row)
+    for row in rows:
+        for name in ("receipts", "received_fen", "deducted_fen", "net_fen", "allocated_fen", "paid_fen",
+                     "unpaid_fen", "team_allocated_fen", "team_paid_fen", "team_unpaid_fen", "inventors"):
+            row.setdefault(name, 0)
+    summed = ("receipts", "received_fen", "deducted_fen", "net_fen", "allocated_fen", "paid_fen",
+              "unpaid_fen", "team_allocated_fen", "team_paid_fen", "team_unpaid_fen")
+    totals: dict[str, Any] = {name: sum(r[name] for r in rows) for name in summed}
+    totals["deadline"] = {
+        s: {"lines": sum(r.get("deadline", {}).get(s, {}).get("lines", 0) for r in rows),
+            "unpaid_fen": sum(r.get("deadline", {}).get(s, {}).get("unpaid_fen", 0) for r in rows)}
+        for s in DEADLINE_STATUSES
+    }
+    return {
+        "figure": "distribution_audit",
+        "as_of": as_of.isoformat(),
+        "group_by": group_by,
+        "anonymised": anonymise,
+        "rows": rows,
+        "totals": totals,
+        "floor_breaches": {
+            "policies": [
+                {"institution_id": _plain(p["institution_id"]), "version_label": p["version_label"],
+                 "effective_from": p["effective_from"].isoformat(), "pack": f"{p['pack_id']} {p['pack_version']}",
+                 "team_cash_percent": str(p["team_cash_percent"]),
+                 "lowest_team_cash_percent": str(p["lowest_team_cash_percent"]),
+                 "team_equity_percent": str(p["team_equity_percent"]),
+                 "transfer_floor_percent": str(p["transfer_floor_percent"]),
+                 "equity_floor_percent": str(p["equity_floor_percent"]),
+                 "bound_by_floor": p["bound_by_floor"], "findings": list(p["findings"] or [])}
+                for p in policies
+            ],
+            "allocations": [
+                {"distribution_id": _plain(b["distribution_id"]), "institution_id": _plain(b["institution_id"]),
+                 "contract_id": _plain(b["contract_id"]), "receipt_id": b["receipt_id"],
+                 "received_on": b["received_on"].isoformat(), "net_fen": int(b["net_fen"]),
+                 "team_fen": int(b["team_fen"]), "team_floor_fen": int(b["team_floor_fen"]),
+                 "team_short_fen": int(b["team_short_fen"]), "floor_percent": str(b["floor_percent"]),
+                 "pack_id": b["pack_id"], "policy_version": b["policy_version"]}
+                for b in breaches
+            ],
+        },
+        "definition": definition(
+            figure="distribution_audit",
+            title=defs.DISTRIBUTION["title"],
+            formula=defs.DISTRIBUTION["formula"],
+            scope=defs.DISTRIBUTION["scope"] + (" Inventors are shown only as counts and amounts."
+                                                if anonymise else ""),
+            date_basis=defs.DISTRIBUTION["date_basis"] + f" as_of = {as_of}.",
+            status_basis=defs.DISTRIBUTION["status_basis"],
+            currency="CNY (income distributions carry no currency; the ledger distributes CNY); "
+            "amounts in fen",
+            as_of_position=position,
+            floors=defs.DISTRIBUTION["floors"],
+        ),
+    }
+
+
+def ids(values: Iterable[Any]) -> list[str]:
+    """UUIDs as strings (for JSON)."""
+    return [_plain(v) for v in values]

@@ -1,0 +1,180 @@
+"""Projection ``receivables``: every due item of every contract, as it stands.
+
+``rcv_items`` holds one row per due item (应收): its amount, the date it fell
+due, its original and current due date (deferrals applied), what was paid
+(payments, credits applied, insurance compensation) and written off. Ageing
+is not stored: the queries compute days overdue from the ``as_of`` date they
+are given, so one table answers for any date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from domain.contract import TechnologyContract
+from projections.base import Row, Rows, TableProjection, TableSpec, cols, topic
+from projections.lookups import text
+from projections.runner import Envelope
+
+C = TechnologyContract
+
+CONTRACTS = TableSpec(
+    "rcv_contracts",
+    cols("contract_id uuid, seller_id uuid, buyer_id uuid, kind text, currency text, status text"),
+    ("contract_id",),
+)
+ITEMS = TableSpec(
+    "rcv_items",
+    cols(
+        "contract_id uuid, item_id text, institution_id uuid, buyer_id uuid, contract_kind text, "
+        "currency text, kind text, label text, amount_fen bigint, fell_due_on date, "
+        "original_due_on date, due_on date, deferrals integer, paid_fen bigint, "
+        "insurance_fen bigint, written_off_fen bigint, outstanding_fen bigint, last_paid_on date"
+    ),
+    ("contract_id", "item_id"),
+    (
+        "(institution_id, due_on) WHERE outstanding_fen > 0",
+        "(due_on) WHERE outstanding_fen > 0",
+    ),
+)
+
+T_DRAFTED = topic(C, "Drafted")
+T_AMENDED = topic(C, "TermsAmended")
+T_SIGNED = topic(C, "Signed")
+T_TOOK_EFFECT = topic(C, "TookEffect")
+T_COMPLETED = topic(C, "Completed")
+T_TERMINATED = topic(C, "Terminated")
+T_EXPIRED = topic(C, "Expired")
+T_RETURNED = topic(C, "LicenceReturned")
+T_CONVERTED = topic(C, "ConvertedToPaid")
+T_ROYALTY = topic(C, "RoyaltyReported")
+T_MINIMUM = topic(C, "MinimumRoyaltyToppedUp")
+T_MILESTONE = topic(C, "MilestoneReached")
+T_PAYMENT = topic(C, "PaymentReceived")
+T_CREDIT_APPLIED = topic(C, "CreditApplied")
+T_INSURANCE = topic(C, "InsuranceCompensationPaid")
+T_DEFERRED = topic(C, "DueItemsDeferred")
+T_WRITTEN_OFF = topic(C, "WrittenOff")
+
+STATUS = {
+    T_SIGNED: "signed",
+    T_TOOK_EFFECT: "in_force",
+    T_COMPLETED: "completed",
+    T_TERMINATED: "terminated",
+    T_EXPIRED: "expired",
+    T_RETURNED: "terminated",
+}
+ITEM_EVENTS = frozenset({T_PAYMENT, T_CREDIT_APPLIED, T_INSURANCE, T_DEFERRED, T_WRITTEN_OFF})
+
+
+class ReceivablesProjection(TableProjection):
+    name = "receivables"
+    specs = (CONTRACTS, ITEMS)
+    topics = frozenset(
+        {
+            T_DRAFTED, T_AMENDED, T_SIGNED, T_TOOK_EFFECT, T_COMPLETED, T_TERMINATED, T_EXPIRED,
+            T_RETURNED, T_CONVERTED, T_ROYALTY, T_MINIMUM, T_MILESTONE, *ITEM_EVENTS,
+        }
+    )
+
+    async def apply_page(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
+        contracts = Rows(CONTRACTS)
+        items = Rows(ITEMS)
+        ids = {e.event.originator_id for e in events}
+        await contracts.load(conn, ids)
+        await items.load(
+            conn, {e.event.originator_id for e in events if e.entry.topic in ITEM_EVENTS}, "contract_id"
+        )
+        for envelope in events:
+            t, e = envelope.entry.topic, envelope.event
+            if t in (T_DRAFTED, T_AMENDED):
+                terms = e.terms
+                row = contracts.get(e.originator_id) or CONTRACTS.blank(
+                    contract_id=e.originator_id, status="drafted"
+                )
+                row.update(seller_id=terms.seller_ids[0], buyer_id=terms.buyer_id,
+                           kind=text(terms.kind), currency=terms.currency)
+                contracts.add(row)
+                continue
+            contract = contracts.get(e.originator_id)
+            if contract is None:  # pragma: no cover - never before its draft
+                continue
+            if t in STATUS:
+                contracts.touch(contract)
+                contract["status"] = STATUS[t]
+            if t == T_TOOK_EFFECT:
+                self._fall_due(items, contract, e.due_items, e.effective_on)
+            elif t == T_CONVERTED:
+                self._fall_due(items, contract, e.due_items, e.converted_on)
+            elif t == T_ROYALTY:
+                self._fall_due(items, contract, [e.due_item], e.report.reported_on)
+            elif t == T_MINIMUM:
+                self._fall_due(items, contract, [e.due_item], None)
+            elif t == T_MILESTONE:
+                self._fall_due(items, contract, [e.due_item], e.reached_on)
+            elif t == T_PAYMENT:
+                self._settle(items, contract, e.allocations, e.received_on)
+            elif t == T_CREDIT_APPLIED:
+                self._settle(items, contract, e.allocations, e.applied_on)
+            elif t == T_INSURANCE:
+                self._settle(items, contract, e.allocations, e.paid_on, insurance=True)
+            elif t == T_DEFERRED:
+                for deferral in e.deferrals:
+                    row = self._item(items, contract, deferral.due_item_id)
+                    row["due_on"] = deferral.new_due_on
+                    row["deferrals"] += 1
+            elif t == T_WRITTEN_OFF:
+                row = self._item(items, contract, e.due_item_id)
+                row["written_off_fen"] += e.amount_fen
+                row["outstanding_fen"] -= e.amount_fen
+        await contracts.flush(conn)
+        await items.flush(conn)
+
+    @staticmethod
+    def _item(items: Rows, contract: Row, item_id: str) -> Row:
+        row = items.get(contract["contract_id"], item_id)
+        if row is None:
+            raise LookupError(f"contract {contract['contract_id']} has no due item {item_id!r}")
+        return items.touch(row)
+
+    @staticmethod
+    def _fall_due(items: Rows, contract: Row, due_items: Sequence[Any], on: Any) -> None:
+        for item in due_items:
+            if item is None:
+                continue
+            items.add(
+                ITEMS.blank(
+                    contract_id=contract["contract_id"],
+                    item_id=item.item_id,
+                    institution_id=contract["seller_id"],
+                    buyer_id=contract["buyer_id"],
+                    contract_kind=contract["kind"],
+                    currency=contract["currency"],
+                    kind=text(item.kind),
+                    label=item.label,
+                    amount_fen=item.amount_fen,
+                    fell_due_on=on,
+                    original_due_on=item.due_on,
+                    due_on=item.due_on,
+                    deferrals=0,
+                    paid_fen=0,
+                    insurance_fen=0,
+                    written_off_fen=0,
+                    outstanding_fen=item.amount_fen,
+                )
+            )
+
+    def _settle(
+        self, items: Rows, contract: Row, allocations: Sequence[Any], on: Any, insurance: bool = False
+    ) -> None:
+        for allocation in allocations:
+            row = self._item(items, contract, allocation.due_item_id)
+            row["paid_fen"] += allocation.amount_fen
+            row["outstanding_fen"] -= allocation.amount_fen
+            if insurance:
+                row["insurance_fen"] += allocation.amount_fen
+            last = row["last_paid_on"]
+            row["last_paid_on"] = on if last is None else max(last, on)
