@@ -20,9 +20,13 @@ from pydantic import BaseModel, Field
 
 from api import docs, middleware
 from api.auth import AUTH_LIMITER, FORWARDED_HOPS, TOKENS, FailureLimiter
+from api.consistency import projections_context
+from api.metrics import METRICS, Metrics, metrics_handler
 from api.problems import unavailable
+from api.routes import ALL as DOMAIN_ROUTES
+from api.routes import events
 from api.routing import ANY_ROLE, PUBLIC, ROUTES, Call, RouteRegistry
-from api.state import API_SETTINGS, LEDGER, SETTINGS, ApiSettings
+from api.state import API_SETTINGS, LEDGER, PROJECTIONS, SETTINGS, ApiSettings
 from ledger.bootstrap import Ledger, open_ledger
 from ledger.settings import Settings
 from ledger.tokens import TokenService
@@ -43,10 +47,24 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class ProjectionStatus(BaseModel):
+    name: str
+    position: int
+    failed_at: int | None = Field(default=None, description="The position it stopped at, if it failed.")
+    error: str | None = None
+
+
 class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
     database: Literal["reachable"] = "reachable"
     log_head: int = Field(description="Global position of the newest event.")
+    projection_position: int | None = Field(
+        default=None, description="The lowest position every projection has applied (none without a runner)."
+    )
+    projection_lag: int | None = Field(
+        default=None, description="log_head − projection_position: events not yet in the statistics."
+    )
+    projections: list[ProjectionStatus] = Field(default_factory=list)
 
 
 class WhoAmI(BaseModel):
@@ -64,15 +82,39 @@ async def healthz(call: Call[None, None]) -> Health:
 
 @core.get("/readyz", roles=PUBLIC, response=Readiness, tags=("operations",))
 async def readyz(call: Call[None, None]) -> Readiness:
-    """Readiness: the database answers.
+    """Readiness: the database answers; how far the projections lag behind the log.
 
-    503 (problem+json, with Retry-After) while it does not.
+    503 (problem+json, with Retry-After) while the database does not answer. A
+    projection that stopped on an event is listed with its error but does not
+    make the server unready: writes and record reads still work.
     """
     try:
         head = await call.ledger.store.head()
     except Exception as exc:
         raise unavailable(f"the database check failed ({type(exc).__name__}); retry shortly") from exc
-    return Readiness(log_head=head)
+    runner = call.app.get(PROJECTIONS)
+    if runner is None:
+        return Readiness(log_head=head)
+    failures = runner.failures()
+    statuses = []
+    for p in runner.projections:
+        failed = failures.get(p.name)
+        try:
+            position = runner.position(p.name)
+        except KeyError:  # not set up yet
+            position = 0
+        statuses.append(ProjectionStatus(name=p.name, position=position,
+                                         failed_at=failed.position if failed else None,
+                                         error=repr(failed.cause)[:300] if failed else None))
+    lowest = runner.lowest_position()
+    return Readiness(log_head=head, projection_position=lowest, projection_lag=max(0, head - lowest),
+                     projections=statuses)
+
+
+@core.get("/metrics", roles=PUBLIC, tags=("operations",), include_in_schema=False)
+async def metrics(call: Call[None, None]) -> web.Response:
+    """Prometheus metrics (text exposition format); see api/metrics.py."""
+    return await metrics_handler(call.request)
 
 
 @core.get("/v1/whoami", roles=ANY_ROLE, response=WhoAmI, tags=("auth",))
@@ -83,8 +125,8 @@ async def whoami(call: Call[None, None]) -> WhoAmI:
                   name=who.name)
 
 
-ROUTE_MODULES: list[RouteRegistry] = [core]
-"""The registries served by every app; domain route modules append theirs here."""
+ROUTE_MODULES: list[RouteRegistry] = [core, *DOMAIN_ROUTES]
+"""The registries served by every app: the core routes and the domain routes (api/routes/)."""
 
 
 def _version() -> str:
@@ -136,6 +178,9 @@ def create_app(
         return web.Response(body=spec_body, content_type="application/json")
 
     app.cleanup_ctx.append(ledger_ctx)
+    app.cleanup_ctx.append(projections_context(api_settings))
+    app[METRICS] = Metrics(app)
+    events.install(app)
     middleware.install(app, cors_enabled=bool(api_settings.allowed_origins()))
     registry.install(app)
     app.router.add_get("/v1/openapi.json", openapi_json, name="openapi")

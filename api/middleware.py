@@ -6,7 +6,8 @@ Order (outermost first):
    ``X-Request-Id`` if sane, else a new one), binds it into structlog's
    contextvars so every log line of the request carries it, and writes one
    access line per request (method, route, status, duration). Headers are
-   never logged, so neither is ``Authorization``.
+   never logged, so neither is ``Authorization``. The same figures feed the
+   latency histogram of ``/metrics`` (``api/metrics.py``).
 2. :func:`cors` (only when ``TTLEDGER_CORS_ORIGINS`` is set) answers preflights.
 3. :func:`problems` turns whatever a handler raises into a problem+json
    response (``api/problems.py``); unexpected exceptions are logged with the
@@ -18,6 +19,7 @@ response, errors included) adds the security headers and echoes the id.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -26,6 +28,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from api.metrics import METRICS
 from api.problems import REQUEST_ID_KEY, forbidden, internal_error, problem_for
 from api.state import API_SETTINGS
 
@@ -35,6 +38,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _TOKEN_LIKE = re.compile(r"ttl_[A-Za-z0-9_-]{8,}")
+CLIENT_CLOSED_REQUEST = 499
+"""Status logged (never sent) for a request whose client went away first, as nginx does."""
 DOCS_PATH = "/docs"
 DOCS_STATIC = "/docs/static/"
 
@@ -44,8 +49,10 @@ DOCS_CSP = (
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-Match, X-Request-Id"
-CORS_EXPOSE_HEADERS = "ETag, Location, Retry-After, X-Request-Id, WWW-Authenticate"
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-Match, Last-Event-ID, X-Request-Id"
+CORS_EXPOSE_HEADERS = (
+    "ETag, Location, Retry-After, X-Request-Id, WWW-Authenticate, X-Log-Position, X-Projection-Position"
+)
 
 
 def request_id_of(request: web.Request) -> str:
@@ -79,14 +86,22 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     except web.HTTPException as exc:  # only if raised outside ``problems`` (e.g. by CORS)
         status = exc.status
         raise
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED_REQUEST  # the client went away before the answer
+        raise
     finally:
+        elapsed = time.perf_counter() - started
+        route = _route_of(request)
+        metrics = request.app.get(METRICS)
+        if metrics is not None:
+            metrics.observe(request.method, route, status, elapsed)
         log.info(
             "http_request",
             method=request.method,
-            route=_route_of(request),
+            route=route,
             path=_loggable_path(request.path),
             status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            duration_ms=round(elapsed * 1000, 1),
         )
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(**outer)

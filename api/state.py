@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.bootstrap import Ledger
 from ledger.settings import Settings
+from projections.runner import ProjectionRunner
 
 
 class ApiSettings(BaseSettings):
@@ -42,6 +43,22 @@ class ApiSettings(BaseSettings):
         "X-Forwarded-For this many hops from the right. 0 trusts no header.",
     )
 
+    run_projections: bool = Field(
+        default=True,
+        description="Run the projection runner inside the API process, following the log. "
+        "Turn off when a separate process keeps the projections (reads then poll its positions).",
+    )
+    read_wait_timeout: float = Field(
+        default=5.0, gt=0, le=30,
+        description="Longest a GET with min_position waits for the log or projections to reach it (503 after).",
+    )
+    event_stream_heartbeat: float = Field(
+        default=15.0, gt=0, le=300, description="Seconds between keep-alive comments on an idle event stream."
+    )
+    max_event_streams: int = Field(
+        default=32, ge=1, description="Concurrent event streams (SSE) served; each holds a database connection."
+    )
+
     def allowed_origins(self) -> frozenset[str]:
         return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
@@ -49,3 +66,5 @@ class ApiSettings(BaseSettings):
 LEDGER = web.AppKey("ledger", Ledger)
 SETTINGS = web.AppKey("settings", Settings)
 API_SETTINGS = web.AppKey("api_settings", ApiSettings)
+PROJECTIONS = web.AppKey("projections", ProjectionRunner)
+"""The in-process projection runner, when the app runs one (``ApiSettings.run_projections``)."""

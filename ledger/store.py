@@ -204,7 +204,7 @@ class EventStore:
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 2, max_size: int = 10, **kw: int) -> EventStore:
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session)
         assert pool is not None
         return cls(pool, dsn, **kw)
 
@@ -453,6 +453,19 @@ class EventStore:
                 "UPDATE tracking SET position = $2, updated_at = now() WHERE subscriber = $1",
                 subscriber, to_position,
             )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool reset without the reset query: a connection goes back to the pool as it is.
+
+    asyncpg's default reset sends ``RESET ALL; UNLISTEN *; CLOSE ALL;
+    pg_advisory_unlock_all()`` on every release, one more round trip for every
+    pooled query (measured: a tenth of the API server's time under load).
+    Nothing here leaves session state behind on a pooled connection: settings
+    are ``SET LOCAL``, LISTEN runs on dedicated connections, the migration's
+    advisory lock is released in ``finally``. asyncpg still rolls back an
+    open transaction before calling this.
+    """
 
 
 def _columns(rows: list[tuple[int, UUID, int, str, bytes, bytes, bytes]]) -> list[list[object]]:

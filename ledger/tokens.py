@@ -162,6 +162,7 @@ class TokenService:
         self._cache_size = cache_size
         self._clock = clock
         self._cache: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
+        self._verifying: dict[bytes, asyncio.Future[Principal | None]] = {}
         self._dummy_hash: str | None = None
 
     # ---- administration -------------------------------------------------
@@ -212,7 +213,10 @@ class TokenService:
     async def authenticate(self, token: str) -> Principal | None:
         """The principal of a valid, unrevoked token; ``None`` otherwise.
 
-        Database errors propagate (the API answers 503, not 401).
+        Database errors propagate (the API answers 503, not 401). Concurrent
+        requests with the same token that is not cached share one verification
+        (a burst of requests from a new client would otherwise each pay the
+        argon2 cost, queued behind each other on the two argon2 threads).
         """
         digest = _digest(token)
         now = self._clock()
@@ -224,6 +228,20 @@ class TokenService:
             del self._cache[digest]
         if not looks_like_token(token):
             return None
+        pending = self._verifying.get(digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        task = asyncio.ensure_future(self._verify_token(token, digest, now))
+        self._verifying[digest] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._verifying.pop(digest, None)
+            else:  # this caller was cancelled: the others still wait on the task
+                task.add_done_callback(lambda _: self._verifying.pop(digest, None))
+
+    async def _verify_token(self, token: str, digest: bytes, now: float) -> Principal | None:
         rows = await self._db.fetch(
             "SELECT id, name, role, institution_id, hash FROM api_tokens "
             "WHERE prefix = $1 AND revoked_at IS NULL",

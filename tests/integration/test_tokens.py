@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -94,6 +95,19 @@ async def test_successful_checks_are_cached_and_failures_are_not(pool: asyncpg.P
     clock.now += 61
     assert await service.authenticate(token) is not None
     assert hasher.verifications == 4  # expired: verified again
+
+
+async def test_concurrent_requests_with_a_new_token_share_one_verification(pool: asyncpg.Pool) -> None:
+    hasher = CountingHasher()
+    service = TokenService(pool, hasher=hasher)
+    _, token = await service.create(Role.ADMIN, name="burst")
+    results = await asyncio.gather(*(service.authenticate(token) for _ in range(20)))
+    assert {p.role for p in results if p is not None} == {Role.ADMIN} and None not in results
+    assert hasher.verifications == 1
+    wrong = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert await asyncio.gather(*(service.authenticate(wrong) for _ in range(5))) == [None] * 5
+    assert hasher.verifications == 2  # failures are shared while in flight, never cached
+    assert await service.authenticate(wrong) is None and hasher.verifications == 3
 
 
 async def test_revocation_is_immediate_in_process_and_within_the_ttl_elsewhere(pool: asyncpg.Pool) -> None:

@@ -1,0 +1,156 @@
+"""Read-your-writes: ``min_position`` on GET queries, and the in-process projection runner.
+
+Every write answers with the global log ``position`` after it (body and
+``X-Log-Position``). A GET that passes ``?min_position=P`` is answered only
+once what it reads includes position ``P``:
+
+* reads of records (contracts, achievements, ...) and of the books
+  (balances, journal) come straight from the event store and the postings
+  written in the same transaction, so they include ``P`` as soon as the log
+  head has reached it: the wait only matters for a position from the future;
+* statistics come from the projections, which follow the log a little
+  behind: the read waits until every projection has applied ``P``.
+
+The wait is bounded (``TTLEDGER_READ_WAIT_TIMEOUT``, 5 s by default); past it
+the answer is ``503`` (``…/position-not-reached``) with ``Retry-After``, the
+position asked for and the position reached, and nothing is read.
+
+The app runs a :class:`~projections.runner.ProjectionRunner` in the server
+process (``TTLEDGER_RUN_PROJECTIONS``, on by default) over
+``projections.registry.all_projections()``. When projections are kept by
+another process instead, projection reads poll the positions that process
+records in ``tracking``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from api.problems import HTTPProblem
+from api.state import API_SETTINGS, LEDGER, PROJECTIONS, ApiSettings
+
+log = structlog.get_logger(__name__)
+
+RETRY_AFTER_POSITION = 1
+POLL_SECONDS = 0.05
+
+
+def not_reached(min_position: int, reached: int, what: str) -> HTTPProblem:
+    return HTTPProblem(
+        503, "position-not-reached", "Position not reached yet",
+        f"the {what} reached position {reached}, not {min_position}, within the wait limit; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_POSITION)},
+        min_position=min_position, position=reached,
+    )
+
+
+async def wait_for_log(app: web.Application, min_position: int | None) -> None:
+    """Return once the log head is at ``min_position`` or beyond (503 after the wait limit)."""
+    if min_position is None:
+        return
+    store = app[LEDGER].store
+    deadline = time.monotonic() + app[API_SETTINGS].read_wait_timeout
+    while (head := await store.head()) < min_position:
+        if time.monotonic() >= deadline:
+            raise not_reached(min_position, head, "event log")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def projection_position(app: web.Application) -> int:
+    """The lowest position every projection has applied (what statistics include)."""
+    runner = app.get(PROJECTIONS)
+    if runner is not None:
+        return runner.lowest_position()
+    names = _projection_names()
+    if not names:
+        return 0
+    value = await app[LEDGER].store.pool.fetchval(
+        "SELECT coalesce(min(t.position), 0) FROM unnest($1::text[]) AS n(name) "
+        "LEFT JOIN tracking t ON t.subscriber = n.name",
+        names,
+    )
+    return int(value or 0)
+
+
+async def wait_for_projections(app: web.Application, min_position: int | None) -> int:
+    """Wait until the projections include ``min_position``; return the position they reached."""
+    if min_position is None:
+        return await projection_position(app)
+    timeout = app[API_SETTINGS].read_wait_timeout
+    runner = app.get(PROJECTIONS)
+    if runner is not None:
+        if not await runner.wait_for(min_position, timeout):
+            raise not_reached(min_position, runner.lowest_position(), "projections")
+        return runner.lowest_position()
+    deadline = time.monotonic() + timeout
+    while (reached := await projection_position(app)) < min_position:
+        if time.monotonic() >= deadline:
+            raise not_reached(min_position, reached, "projections")
+        await asyncio.sleep(POLL_SECONDS)
+    return reached
+
+
+# ---- the in-process runner ----------------------------------------------------------
+
+
+def _projection_names() -> list[str]:
+    try:
+        from projections.registry import projection_names
+    except ImportError:
+        return []
+    return projection_names()
+
+
+def _all_projections() -> Sequence[Any] | None:
+    """``projections.registry.all_projections()``, or ``None`` where the read side is absent."""
+    try:
+        from projections.registry import all_projections
+    except ImportError:
+        return None
+    return all_projections()
+
+
+async def _keep_running(runner: Any, retry_seconds: float) -> None:
+    """Set up and follow the log for ever; a failure (database down) is retried, not fatal."""
+    while True:
+        try:
+            await runner.setup()
+            await runner.run_forever()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("projection_runner_restarting", error=repr(exc)[:300])
+            await asyncio.sleep(retry_seconds)
+
+
+def projections_context(
+    settings: ApiSettings,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A ``cleanup_ctx`` step after the ledger's: run the projections while the app runs."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        ledger = app[LEDGER]
+        projections = _all_projections() if settings.run_projections else None
+        if projections is None:
+            yield
+            return
+        from projections.runner import ProjectionRunner
+
+        runner = ProjectionRunner(ledger.store, ledger.repository.mapper, projections)
+        app[PROJECTIONS] = runner
+        task = asyncio.create_task(_keep_running(runner, retry_seconds=1.0), name="ttledger-projections")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    return ctx

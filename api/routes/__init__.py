@@ -1,0 +1,28 @@
+"""The domain routes, one module per family; ``api.app`` serves every registry in ``ALL``."""
+
+from __future__ import annotations
+
+from api.routes import (
+    achievements,
+    contracts,
+    distribution,
+    equity,
+    events,
+    institutions,
+    ledger_queries,
+    statistics,
+)
+from api.routing import RouteRegistry
+
+ALL: list[RouteRegistry] = [
+    institutions.routes,
+    achievements.routes,
+    contracts.routes,
+    equity.routes,
+    distribution.routes,
+    ledger_queries.routes,
+    statistics.routes,
+    events.routes,
+]
+
+__all__ = ["ALL"]
