@@ -168,3 +168,169 @@ async def get_contract_value(call: Call[None, ContractValueQuery]) -> Reply[Cont
         basis=q.basis, group_by=q.group_by, groups=groups, totals=totals, projection_position=position,
     )
     return Reply(body, headers={PROJECTION_HEADER: str(position)})
+
+
+# --- the read side's query functions (projections/queries.py, projections/reports.py) -------------
+#
+# Each answer is the query function's own dictionary: the figures, and the ``definition`` block
+# (formula, scope, date basis, status basis, currency, the log position it reflects).
+
+
+class Figures(BaseModel):
+    """Figures with their statistical definition; the shape is documented per route."""
+
+    model_config = ConfigDict(extra="allow")
+
+    definition: dict[str, Any] | None = Field(default=None, description="统计口径 of these figures.")
+
+
+def _dims(text: str | None) -> tuple[str, ...]:
+    return tuple(d.strip() for d in text.split(",") if d.strip()) if text else ()
+
+
+class TransferRateQuery(BaseModel):
+    formula: str = Field(default="transferred_over_registered",
+                         description="A registered formula: see GET /v1/statistics/transfer-rate/formulas.")
+    group_by: str | None = Field(default=None, description="Comma-separated: institution, region, field, "
+                                 "ip_type, period.")
+    period: str = "year"
+    as_of: date | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    min_position: int | None = MIN_POSITION
+
+
+class FunnelQuery(BaseModel):
+    group_by: str | None = Field(default=None, description="Comma-separated dimensions, e.g. period,region.")
+    period: str = "year"
+    date_from: date | None = None
+    date_to: date | None = None
+    min_position: int | None = MIN_POSITION
+
+
+class ReceivablesQuery(BaseModel):
+    as_of: date
+    group_by: str = Field(default="institution", description="Comma-separated: institution, contract, buyer, "
+                          "contract_kind, bucket.")
+    institution_id: str | None = None
+    min_position: int | None = MIN_POSITION
+
+
+class AuditQuery(BaseModel):
+    as_of: date
+    group_by: str = Field(default="institution", description="institution, contract or inventor.")
+    institution_id: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    min_position: int | None = MIN_POSITION
+
+
+class ReportQuery(BaseModel):
+    year: int = Field(ge=1980, le=2100)
+    institution_id: str | None = None
+    format: str = Field(default="json", pattern="^(json|csv)$")
+    min_position: int | None = MIN_POSITION
+
+
+async def _figures(call: Call[Any, Any], min_position: int | None, run: Any) -> Any:
+    """Wait for read-your-writes, run the query, map its argument errors to 422."""
+    from aiohttp import web
+
+    from api.problems import unprocessable
+    from projections.queries import StatisticsQueryError
+
+    position = await wait_for_projections(call.app, min_position)
+    try:
+        result = await run(call.ledger.store.pool)
+    except StatisticsQueryError as exc:
+        raise unprocessable([{"field": exc.field, "rule": "statistics_query_valid", "detail": str(exc)}]) from exc
+    if isinstance(result, str):
+        return web.Response(text=result, content_type="text/csv", charset="utf-8",
+                            headers={PROJECTION_HEADER: str(position)})
+    return Reply(Figures.model_validate(result), headers={PROJECTION_HEADER: str(position)})
+
+
+@routes.get("/v1/statistics/transfer-rate", roles=READERS, query=TransferRateQuery, response=Figures, tags=TAGS)
+async def get_transfer_rate(call: Call[None, TransferRateQuery]) -> Any:
+    """科技成果转化率 by a named, pluggable formula; every result names its formula."""
+    from projections.queries import transfer_rate
+
+    q = call.query
+    return await _figures(call, q.min_position, lambda db: transfer_rate(
+        db, formula=q.formula, group_by=_dims(q.group_by), period=q.period, as_of=q.as_of,
+        date_from=q.date_from, date_to=q.date_to))
+
+
+@routes.get("/v1/statistics/transfer-rate/formulas", roles=READERS, response=Figures, tags=TAGS)
+async def get_transfer_rate_formulas(call: Call[None, None]) -> Any:
+    """The transfer-rate formulas the ledger knows, with numerator and denominator definitions."""
+    from projections.queries import list_transfer_rate_formulas
+
+    return Reply(Figures.model_validate({"formulas": list_transfer_rate_formulas()}))
+
+
+@routes.get("/v1/statistics/ufpl-funnel", roles=READERS, query=FunnelQuery, response=Figures, tags=TAGS)
+async def get_ufpl_funnel(call: Call[None, FunnelQuery]) -> Any:
+    """先使用后付费 funnel: listed, trials, converted, returned, defaulted; revenue and compensation."""
+    from projections.queries import ufpl_funnel
+
+    q = call.query
+    return await _figures(call, q.min_position, lambda db: ufpl_funnel(
+        db, group_by=_dims(q.group_by), period=q.period, date_from=q.date_from, date_to=q.date_to))
+
+
+@routes.get("/v1/statistics/receivables", roles=READERS, query=ReceivablesQuery, response=Figures, tags=TAGS)
+async def get_receivables(call: Call[None, ReceivablesQuery]) -> Any:
+    """Outstanding and overdue receivables by ageing bucket, as of a date."""
+    from projections.queries import receivables
+
+    q = call.query
+    return await _figures(call, q.min_position, lambda db: receivables(
+        db, as_of=q.as_of, group_by=_dims(q.group_by), institution_id=q.institution_id))
+
+
+@routes.get("/v1/statistics/distribution-audit", roles=READERS, query=AuditQuery, response=Figures, tags=TAGS)
+async def get_distribution_audit(call: Call[None, AuditQuery]) -> Any:
+    """收益分配 audit: received, deducted, allocated, paid, floor breaches, 36-month deadlines.
+
+    The regulator's answer never names an inventor (counts and amounts only).
+    """
+    from projections.queries import distribution_audit
+
+    q = call.query
+    anonymise = call.principal.role is not Role.ADMIN
+    return await _figures(call, q.min_position, lambda db: distribution_audit(
+        db, as_of=q.as_of, group_by=q.group_by, institution_id=q.institution_id, date_from=q.date_from,
+        date_to=q.date_to, anonymise=anonymise))
+
+
+@routes.get("/v1/reports/annual", roles=READERS, query=ReportQuery, response=Figures, tags=TAGS)
+async def get_annual_report(call: Call[None, ReportQuery]) -> Any:
+    """The institution's annual transformation report (促进科技成果转化法 第21条), JSON or CSV."""
+    from api.problems import unprocessable
+    from projections.reports import annual_report, annual_report_csv
+
+    q = call.query
+    if q.institution_id is None:
+        raise unprocessable([{"field": "institution_id", "rule": "statistics_query_valid",
+                              "detail": "the annual report is per institution"}])
+
+    async def run(db: Any) -> Any:
+        report = await annual_report(db, institution_id=q.institution_id or "", year=q.year)
+        return annual_report_csv(report) if q.format == "csv" else report
+
+    return await _figures(call, q.min_position, run)
+
+
+@routes.get("/v1/reports/autm", roles=READERS, query=ReportQuery, response=Figures, tags=TAGS)
+async def get_autm_report(call: Call[None, ReportQuery]) -> Any:
+    """AUTM-style summary: licences, income as running royalties / cashed-in equity / other, start-ups."""
+    from projections.reports import autm_report, autm_report_csv
+
+    q = call.query
+
+    async def run(db: Any) -> Any:
+        report = await autm_report(db, year=q.year, institution_id=q.institution_id)
+        return autm_report_csv(report) if q.format == "csv" else report
+
+    return await _figures(call, q.min_position, run)

@@ -121,6 +121,13 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/institutions/{institution_id}/balances"): READ_ALL_OF_U,
     ("GET", "/v1/trial-balance"): ADMIN_AND_REGULATOR,
     ("GET", "/v1/statistics/contracts"): ADMIN_AND_REGULATOR,
+    ("GET", "/v1/statistics/transfer-rate"): ADMIN_AND_REGULATOR,
+    ("GET", "/v1/statistics/transfer-rate/formulas"): ADMIN_AND_REGULATOR,
+    ("GET", "/v1/statistics/ufpl-funnel"): ADMIN_AND_REGULATOR,
+    ("GET", "/v1/statistics/receivables"): ADMIN_AND_REGULATOR,
+    ("GET", "/v1/statistics/distribution-audit"): ADMIN_AND_REGULATOR,
+    ("GET", "/v1/reports/annual"): ADMIN_AND_REGULATOR,
+    ("GET", "/v1/reports/autm"): ADMIN_AND_REGULATOR,
     ("GET", "/v1/events"): ADMIN_ONLY,
     ("GET", "/v1/events/stream"): ADMIN_ONLY,
 }

@@ -516,6 +516,40 @@ async def test_min_position_waits_for_the_projections(api: Api, world: World, le
             assert response.headers["Retry-After"] == "1"
 
 
+async def test_statistics_and_reports_carry_their_definitions(api: Api, world: World, ledger: Ledger) -> None:
+    head = await api.head()
+    routes = {
+        "/v1/statistics/transfer-rate?group_by=institution": "formula",
+        "/v1/statistics/transfer-rate?formula=local_transfer_rate": "formula",
+        "/v1/statistics/ufpl-funnel?group_by=period": "definition",
+        "/v1/statistics/receivables?as_of=2026-01-01&group_by=institution,bucket": "definition",
+        "/v1/statistics/distribution-audit?as_of=2026-01-01&group_by=inventor": "definition",
+        f"/v1/reports/annual?year=2024&institution_id={world['U']}": "definition",
+        "/v1/reports/autm?year=2024": "definition",
+    }
+    for url, key in routes.items():
+        response = await api.get(f"{url}&min_position={head}", who="regulator")
+        body = await response.json()
+        assert response.status == 200, (url, body)
+        assert key in json.dumps(body), url
+        assert int(response.headers["X-Projection-Position"]) >= head
+    formulas = await (await api.get("/v1/statistics/transfer-rate/formulas", who="regulator")).json()
+    assert {"transferred_over_registered", "local_transfer_rate"} <= {f["name"] for f in formulas["formulas"]}
+    # The regulator's audit never names an inventor; the admin's does.
+    audit_url = "/v1/statistics/distribution-audit?as_of=2026-01-01&group_by=inventor"
+    regulator_view = await (await api.get(audit_url, who="regulator")).text()
+    assert "张三" not in regulator_view and "110101199001011234" not in regulator_view
+    assert "张三" in await (await api.get(audit_url, who="admin")).text()
+    csv = await api.get("/v1/reports/autm?year=2024&format=csv", who="regulator")
+    assert csv.status == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    # Bad arguments are 422 naming the field, never a 500.
+    doc = await problem(await api.get("/v1/statistics/transfer-rate?formula=nonsense", who="regulator"), 422)
+    assert doc["errors"][0]["field"] == "formula"
+    doc = await problem(await api.get("/v1/reports/annual?year=2024", who="regulator"), 422)
+    assert doc["errors"][0]["field"] == "institution_id"
+    assert await api.head() == head
+
+
 # ---- the event feed -------------------------------------------------------------------------------------
 
 
