@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 from eventsourcing.persistence import Mapper
 
-from ledger.store import EventStore, LogEntry
+from ledger.store import EventStore, LogEntry, TrackingConflict
 
 log = structlog.get_logger(__name__)
 
@@ -153,6 +153,13 @@ class ProjectionRunner:
         try:
             async with self.store.tracking(p.name, state.position, to_position) as conn:
                 await p.apply(conn, events)
+        except TrackingConflict as conflict:
+            # Another runner (another process) moved this projection first. Nothing was
+            # written here; take its position and let the caller read on from there.
+            log.info("projection_moved_elsewhere", projection=p.name, ours=state.position,
+                     theirs=conflict.actual)
+            state.position = conflict.actual
+            raise
         except Exception:
             # Find the event that fails: apply one at a time up to it, then stop there.
             for envelope in events:

@@ -116,3 +116,26 @@ async def test_wait_for_times_out_when_behind(store: EventStore) -> None:
     assert await runner.wait_for(1, timeout=0.2) is False
     await runner.catch_up()
     assert await runner.wait_for(1, timeout=0.2) is True
+
+
+async def test_two_runners_on_one_database_apply_each_event_once(store: EventStore) -> None:
+    """An API process and ``ttledger project`` may both run: neither fails, nothing is applied twice."""
+    from ledger.store import TrackingConflict
+
+    first = ProjectionRunner(store, default_mapper(), [CountTotals()])
+    second = ProjectionRunner(store, default_mapper(), [CountTotals()])
+    await first.setup()
+    await second.setup()
+    await write(store, "x", [(2, ""), (3, "")])
+    await first.catch_up()
+    with pytest.raises(TrackingConflict):
+        await second.catch_up()  # it read position 0 at setup; the first runner is at 3 now
+    assert second.failures() == {}
+    assert second.position("count_totals") == 3
+    await write(store, "y", [(4, "")])
+    await second.catch_up()
+    with pytest.raises(TrackingConflict):
+        await first.catch_up()  # now the first one is behind: it takes the second's position
+    assert first.position("count_totals") == second.position("count_totals") == 5
+    assert await table(store) == [("x", 5, 3), ("y", 4, 2)]
+    assert second.failures() == {} and first.failures() == {}
