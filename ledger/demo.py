@@ -23,7 +23,6 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 import structlog
 from pydantic import BaseModel
 
-from domain.award import IncomeDistribution
 from domain.equity import uscc_check_char
 from ledger.bus import MessageBus
 from ledger.commands import achievement as ach
@@ -108,7 +107,6 @@ class DemoLoader:
                 if part:
                     await self.run(dist.PayAward(distribution_id=distribution_id, key=line_key, amount_fen=part,
                                                  paid_on=D(paid_on), payment_id=f"AW-{receipt_id}-{line_key}"))
-        _ = IncomeDistribution  # the awards' aggregate, for readers following the flow
 
 
 TOTAL_COMMANDS_ESTIMATE = 180

@@ -29,24 +29,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 from api.routing import ROUTES
-from ledger.bootstrap import Ledger, connect_ledger
-from ledger.settings import Settings
 from tests.integration.api_support import (
     WAN,
     Api,
     World,
-    build_world,
     equity_contribution,
     licence_terms,
     patent,
     registration,
-    serve,
 )
 
 OK, ROLE, SCOPE, HIDDEN, REF = "ok", "role", "scope", "hidden", "ref"
@@ -221,22 +214,6 @@ def url_of(path: str, w: World) -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-async def ledger(migrated_dsn: str) -> AsyncIterator[Ledger]:
-    opened = await connect_ledger(migrated_dsn, Settings())
-    yield opened
-    await opened.store.close()
-
-
-@pytest.fixture(scope="module")
-async def api(ledger: Ledger) -> AsyncIterator[Api]:
-    async with serve(ledger) as client:
-        yield Api(client)
-
-
-@pytest.fixture(scope="module")
-async def world(api: Api, ledger: Ledger) -> World:
-    return await build_world(api, ledger)
 
 
 async def answer(api: Api, method: str, path: str, url: str, who: str, body: Any) -> tuple[int, dict[str, Any]]:

@@ -12,46 +12,23 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from api.metrics import METRICS
 from api.routing import ROUTES
-from ledger.bootstrap import Ledger, connect_ledger
-from ledger.settings import Settings
+from ledger.bootstrap import Ledger
 from ledger.store import GENESIS_HASH, chain_hash
 from ledger.tokens import Role, TokenService
 from tests.integration.api_support import (
     WAN,
     Api,
     World,
-    build_world,
     licence_terms,
     patent,
     problem,
     registration,
     serve,
 )
-
-
-@pytest.fixture(scope="module")
-async def ledger(migrated_dsn: str) -> AsyncIterator[Ledger]:
-    opened = await connect_ledger(migrated_dsn, Settings())
-    yield opened
-    await opened.store.close()
-
-
-@pytest.fixture(scope="module")
-async def api(ledger: Ledger) -> AsyncIterator[Api]:
-    async with serve(ledger) as client:
-        yield Api(client)
-
-
-@pytest.fixture(scope="module")
-async def world(api: Api, ledger: Ledger) -> World:
-    return await build_world(api, ledger)
 
 
 async def due_item(api: Api, contract_id: str, kind: str) -> dict[str, Any]:
