@@ -18,11 +18,12 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from api import docs, middleware
+from api import dashboard, docs, middleware, security
 from api.auth import AUTH_LIMITER, FORWARDED_HOPS, TOKENS, FailureLimiter
 from api.consistency import projections_context
 from api.metrics import METRICS, Metrics, metrics_handler
 from api.problems import unavailable
+from api.response_cache import RESPONSE_CACHE, ResponseCache
 from api.routes import ALL as DOMAIN_ROUTES
 from api.routes import events
 from api.routing import ANY_ROLE, PUBLIC, ROUTES, Call, RouteRegistry
@@ -179,12 +180,15 @@ def create_app(
 
     app.cleanup_ctx.append(ledger_ctx)
     app.cleanup_ctx.append(projections_context(api_settings))
+    app[RESPONSE_CACHE] = ResponseCache()
     app[METRICS] = Metrics(app)
     events.install(app)
-    middleware.install(app, cors_enabled=bool(api_settings.allowed_origins()))
+    middleware.install(app)
+    security.install(app)
     registry.install(app)
     app.router.add_get("/v1/openapi.json", openapi_json, name="openapi")
     docs.install(app)
+    dashboard.install(app)
     return app
 
 

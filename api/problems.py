@@ -18,19 +18,16 @@ middleware (``api/middleware.py``) applies it to whatever a handler raises.
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import json
-import socket
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.errors import DomainError
 from ledger.bus import IdempotencyKeyReused
+from ledger.connectivity import is_connection_failure
 from ledger.repository import AggregateNotFound
 from ledger.store import ConcurrencyConflict, StoreError
 
@@ -202,39 +199,11 @@ def internal_error() -> HTTPProblem:
 
 # ---- exceptions of the layers below -> problems --------------------------------
 
-_CLOSED_MARKERS = ("pool is closed", "pool is closing", "connection is closed", "connection was closed")
-
-
-_NETWORK_ERRNOS = frozenset({
-    errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT,
-    errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EPIPE, errno.ENOTCONN,
-})
-
-
 def is_database_unavailable(exc: BaseException) -> bool:
-    """Connection-level failures: the database is down, unreachable or refusing connections.
-
-    Kept narrow on purpose: an ``OSError`` about a file is a bug (500), not an outage.
-    """
-    if isinstance(
-        exc,
-        asyncpg.PostgresConnectionError       # class 08: connection failures
-        | asyncpg.CannotConnectNowError       # 57P03: starting up / shutting down
-        | asyncpg.AdminShutdownError          # 57P01
-        | asyncpg.CrashShutdownError          # 57P02
-        | asyncpg.TooManyConnectionsError     # 53300
-        | ConnectionError                     # refused, reset, aborted, broken pipe
-        | socket.gaierror                     # host name does not resolve
-        | asyncio.TimeoutError,               # pool.acquire / connect timeouts
-    ):
+    """Connection-level failures (``ledger/connectivity.py``), or the store closed under a request."""
+    if is_connection_failure(exc):
         return True
-    if isinstance(exc, OSError) and (exc.errno in _NETWORK_ERRNOS or (
-        exc.errno is None and "connect" in str(exc).lower()  # asyncpg: "Multiple exceptions: ..."
-    )):
-        return True
-    return isinstance(exc, asyncpg.InterfaceError | StoreError) and any(
-        m in str(exc) for m in (*_CLOSED_MARKERS, "store is closed")
-    )
+    return isinstance(exc, StoreError) and "store is closed" in str(exc)
 
 
 _HTTP_KINDS: dict[int, tuple[str, str]] = {

@@ -41,16 +41,21 @@ declarations.
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import types
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
 from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from api.auth import authenticate, authorize
 from api.problems import (
@@ -58,10 +63,12 @@ from api.problems import (
     PROBLEM_DESCRIPTIONS,
     Problem,
     bad_request,
+    field_path,
     unauthenticated,
     unprocessable,
     validation_errors,
 )
+from api.response_cache import RESPONSE_CACHE, cacheable, request_key
 from api.state import LEDGER
 from ledger.bootstrap import Ledger
 from ledger.store import ConcurrencyConflict
@@ -77,7 +84,10 @@ ANY_ROLE: frozenset[Role] = frozenset(Role)
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 REF_TEMPLATE = "#/components/schemas/{model}"
 
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+IF_MATCH_PATTERN = r'^(?:\*|"\d{1,18}"|\d{1,18})$'
+"""What ``Idempotency-Key`` and ``If-Match`` must look like: checked here and stated in the OpenAPI document."""
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _IF_MATCH = re.compile(r'^(?:"(\d{1,18})"|(\d{1,18}))$')
 _PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^{}]*)?\}")
 
@@ -160,6 +170,10 @@ class RouteSpec:
     idempotency_key: bool = False
     if_match: bool = False
     include_in_schema: bool = True
+    media_types: tuple[str, ...] = ()
+    """Further media types of the success answer (downloads chosen by a query parameter)."""
+    cached: bool = False
+    """Answers kept until the projections move (api/response_cache.py)."""
 
     @property
     def public(self) -> bool:
@@ -201,6 +215,7 @@ class RouteRegistry:
         if_match: bool = False,
         operation_id: str | None = None,
         include_in_schema: bool = True,
+        media_types: Iterable[str] = (),
     ) -> Callable[[Handler], Handler]:
         """Declare a route. ``roles`` is required: a set of roles, or ``PUBLIC``."""
         method = method.upper()
@@ -225,7 +240,8 @@ class RouteRegistry:
                 response=response,
                 status=status or (200 if response is not None else 204),
                 idempotency_key=idempotency_key, if_match=if_match,
-                include_in_schema=include_in_schema,
+                include_in_schema=include_in_schema, media_types=tuple(media_types),
+                cached=role_set is not None and cacheable(method, path),
             )
             self.add(spec)
             return handler
@@ -314,6 +330,13 @@ class RouteRegistry:
             if errors:
                 raise unprocessable(errors)
             call: Call[Any, Any] = Call(request, body, query, path, who, key, expected)
+            cache = request.app.get(RESPONSE_CACHE) if spec.cached and who is not None else None
+            if cache is not None and who is not None:
+                async def compute() -> web.StreamResponse:
+                    return _render(spec, response_adapter, await spec.handler(call))
+
+                cache_key = request_key(spec.operation_id, who.role, who.institution_id, query, path)
+                return await cache.answer(request, cache_key, getattr(query, "min_position", None), compute)
             result = await spec.handler(call)
             return _render(spec, response_adapter, result)
 
@@ -338,7 +361,9 @@ class RouteRegistry:
                 if model is not None:
                     inputs.append(((s.operation_id, kind), mode, self._adapter(model)))
         inputs.append((("", "problem"), "serialization", TypeAdapter(Problem)))
-        mapping, defs = TypeAdapter.json_schemas(inputs, ref_template=REF_TEMPLATE)
+        mapping, defs = TypeAdapter.json_schemas(
+            inputs, ref_template=REF_TEMPLATE, schema_generator=ApiJsonSchema
+        )
         schemas: dict[str, Any] = dict(defs.get("$defs", {}))
 
         def schema(op: str, kind: str, mode: str) -> dict[str, Any]:
@@ -399,6 +424,9 @@ class RouteRegistry:
                 success["content"] = {
                     "application/json": {"schema": schema(s.operation_id, "response", "serialization")}
                 }
+            for media_type in s.media_types:
+                success.setdefault("content", {})[media_type] = {"schema": MEDIA_TYPE_SCHEMAS.get(
+                    media_type, {"type": "string", "format": "binary"})}
             responses: dict[str, Any] = {str(s.status): success}
             for code in sorted(_error_statuses(s)):
                 responses[str(code)] = {"$ref": f"#/components/responses/Problem{code}"}
@@ -435,13 +463,14 @@ class RouteRegistry:
                         "name": "Idempotency-Key", "in": "header", "required": False,
                         "description": "Makes a retry safe: the same key with the same body returns "
                         "the first result and writes nothing; with another body it is refused (409).",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                                   "pattern": IDEMPOTENCY_KEY_PATTERN},
                     },
                     "IfMatch": {
                         "name": "If-Match", "in": "header", "required": False,
                         "description": "The version (ETag) the change was decided on; a stale one is "
                         "refused with 409 and the current version.",
-                        "schema": {"type": "string", "pattern": r'^"?\d+"?$'},
+                        "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
                     },
                 },
                 "securitySchemes": {
@@ -459,6 +488,40 @@ class RouteRegistry:
         return doc
 
 
+MEDIA_TYPE_SCHEMAS: dict[str, dict[str, Any]] = {
+    # Before OpenAPI 3.2 (``itemSchema``) the schema of an event stream describes each event.
+    "text/event-stream": {
+        "type": "object", "description": "One server-sent event.",
+        "properties": {"id": {"type": "string"}, "event": {"type": "string"}, "data": {"type": "string"},
+                       "retry": {"type": "integer"}},
+    },
+}
+"""The schema of a success answer's non-JSON media type (``media_types=``); others are binary strings."""
+
+
+class ApiJsonSchema(GenerateJsonSchema):
+    """pydantic's JSON schema, stating what the API really accepts.
+
+    By default pydantic documents a decimal as a number or *any* string, so a
+    client (or a fuzzer) that follows the document sends ``"abc"`` and gets 422;
+    here the string form has the pattern of a decimal. Integers get the 64-bit
+    bounds the request checks enforce (``_as_documented``).
+    """
+
+    def get_decimal_pattern(self, schema: core_schema.DecimalSchema) -> str | None:
+        build = getattr(super(), "build_decimal_pattern", None)
+        return build(schema) if build is not None else None
+
+    def int_schema(self, schema: core_schema.IntSchema) -> JsonSchemaValue:
+        """Integers are 64-bit (``validation.int64_range``), unless the field is narrower."""
+        out = super().int_schema(schema)
+        if "minimum" not in out and "exclusiveMinimum" not in out:
+            out["minimum"] = INT64_MIN
+        if "maximum" not in out and "exclusiveMaximum" not in out:
+            out["maximum"] = INT64_MAX
+        return out
+
+
 ROUTES = web.AppKey("routes", RouteRegistry)
 """The app's combined registry: ``app[ROUTES].table()`` is its role matrix."""
 
@@ -468,10 +531,89 @@ ROUTES = web.AppKey("routes", RouteRegistry)
 
 def _validate(model: type[BaseModel], data: Any, where: str, errors: list[dict[str, Any]]) -> Any:
     try:
-        return model.model_validate(data)
+        value = model.model_validate(data)
     except ValidationError as exc:
         errors.extend(validation_errors(exc, where))
         return None
+    return _as_documented(model, value, data, where, errors)
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""Every integer of a request fits PostgreSQL's ``bigint`` (the OpenAPI document says so too)."""
+_CHECKED_MODELS: dict[type[BaseModel], bool] = {}
+_UNKNOWN = object()
+
+
+def _needs_check(model: type[BaseModel]) -> bool:
+    known = _CHECKED_MODELS.get(model)
+    if known is None:
+        try:
+            text = json.dumps(model.model_json_schema())
+            known = '"format": "date' in text or '"type": "integer"' in text
+        except Exception:  # a type without a JSON schema: check the values themselves
+            known = True
+        _CHECKED_MODELS[model] = known
+    return known
+
+
+def _as_documented(
+    model: type[BaseModel], value: BaseModel, raw: Any, where: str, errors: list[dict[str, Any]]
+) -> BaseModel | None:
+    """Refuse what pydantic accepts but the OpenAPI document does not promise (422).
+
+    * dates that did not arrive as ISO 8601 strings: pydantic also reads a number
+      (or a string of digits) as Unix time, so ``"on": 0`` would be 1970-01-01
+      (``validation.iso_date``);
+    * the first and last representable days, which the database driver turns into
+      ``-infinity`` and ``infinity`` (``validation.date_range``);
+    * integers beyond 64 bits, which no column can hold (``validation.int64_range``).
+
+    Walks the validated value beside the raw input.
+    """
+    if not _needs_check(model):
+        return value
+    found: list[dict[str, Any]] = []
+    _walk(value, raw, (), found, where)
+    errors.extend(found)
+    return None if found else value
+
+
+def _day(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _walk(value: Any, raw: Any, loc: tuple[int | str, ...], found: list[dict[str, Any]], where: str) -> None:
+    if isinstance(value, datetime | date):
+        pattern = _ISO_DATETIME if isinstance(value, datetime) else _ISO_DATE
+        if raw is not _UNKNOWN and not (isinstance(raw, str) and pattern.match(raw)):
+            form = "YYYY-MM-DDThh:mm:ss with a UTC offset" if isinstance(value, datetime) else "YYYY-MM-DD"
+            found.append({"field": field_path(loc), "rule": "validation.iso_date",
+                          "detail": f"a date is an ISO 8601 string, {form}", "in": where})
+        elif value.year in (1, 9999) and not date.min < _day(value) < date.max:
+            # The database driver reads the first and last day as -infinity and infinity.
+            found.append({"field": field_path(loc), "rule": "validation.date_range",
+                          "detail": "a date lies between 0001-01-02 and 9999-12-30", "in": where})
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not INT64_MIN <= value <= INT64_MAX:
+            found.append({"field": field_path(loc), "rule": "validation.int64_range",
+                          "detail": f"an integer here lies between {INT64_MIN} and {INT64_MAX}", "in": where})
+    elif isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            keys = [k for k in (info.validation_alias, info.alias, name) if isinstance(k, str)]
+            key = next((k for k in keys if isinstance(raw, dict) and k in raw), None)
+            _walk(getattr(value, name, None), _UNKNOWN if key is None else raw[key], (*loc, key or name),
+                  found, where)
+    elif isinstance(value, list | tuple):
+        aligned = isinstance(raw, list) and len(raw) == len(value)
+        for i, item in enumerate(value):
+            _walk(item, raw[i] if aligned else _UNKNOWN, (*loc, i), found, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            raw_key = key.value if isinstance(key, Enum) else str(key)
+            _walk(item, raw[raw_key] if isinstance(raw, dict) and raw_key in raw else _UNKNOWN,
+                  (*loc, raw_key), found, where)
 
 
 def _is_sequence(annotation: Any) -> bool:
@@ -536,7 +678,7 @@ async def _read_body(
     if not raw.strip():
         raise bad_request("body-required", "this route needs a JSON body")
     try:
-        return model.model_validate_json(raw)
+        value = model.model_validate_json(raw)
     except ValidationError as exc:
         details = exc.errors(include_url=False, include_input=False, include_context=False)
         malformed = [e for e in details if e["type"] == "json_invalid"]
@@ -546,6 +688,7 @@ async def _read_body(
             ) from None
         errors.extend(validation_errors(exc, "body"))
         return None
+    return _as_documented(model, value, json.loads(raw) if _needs_check(model) else None, "body", errors)
 
 
 # ---- responses ---------------------------------------------------------------

@@ -17,7 +17,11 @@
    contracts so that concurrent requests rarely touch the same stream.
 5. Waits until the in-process projections have caught up, then reads:
    ``wrk`` GETs ``/v1/statistics/contracts?group_by=kind`` with the regulator
-   token for ``--read-seconds``.
+   token for ``--read-seconds``. Nothing is written meanwhile, so after the
+   first request the answer comes from the response cache
+   (api/response_cache.py), as a dashboard's polling would; a third phase
+   sends ``Cache-Control: no-cache`` so that every answer is computed from the
+   projection tables again (``no_cache_reads_per_s``, ``no_cache_read_p99_ms``).
 6. Reads the server's resident memory (``VmRSS`` and peak ``VmHWM`` of
    ``/proc/PID/status``) and stops it.
 
@@ -66,6 +70,7 @@ local token = "%(token)s"
 local run = "%(run)s"
 local contracts = { %(contracts)s }
 local path = "%(path)s"
+local nocache = "%(nocache)s"
 local next_tid = 0
 
 function setup(thread)
@@ -80,6 +85,9 @@ function init(args)
     wrk.method = "GET"
     wrk.path = path
     wrk.headers["Authorization"] = "Bearer " .. token
+    if nocache == "1" then
+      wrk.headers["Cache-Control"] = "no-cache"
+    end
     read_request = wrk.format("GET", path, wrk.headers, nil)
   end
 end
@@ -249,10 +257,11 @@ def run_wrk(name: str, base: str, script: str, seconds: int, connections: int, t
                  r["p50_us"] / 1000, r["p90_us"] / 1000, r["p99_us"] / 1000, r["max_us"] / 1000, errors)
 
 
-def wrk_script(mode: str, token: str, contracts: list[str] = (), path: str = "") -> str:  # type: ignore[assignment]
+def wrk_script(mode: str, token: str, contracts: list[str] = (), path: str = "",  # type: ignore[assignment]
+               nocache: bool = False) -> str:
     return WRK_SCRIPT % {
         "mode": mode, "token": token, "run": uuid.uuid4().hex[:8], "path": path, "amount": PAYMENT_FEN,
-        "contracts": ", ".join(f'"{c}"' for c in contracts),
+        "contracts": ", ".join(f'"{c}"' for c in contracts), "nocache": "1" if nocache else "0",
     }
 
 
@@ -317,9 +326,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             log(f"reads: wrk -c {args.connections} GET {stats_path} for {args.read_seconds} s")
             reads = run_wrk("statistics reads", srv.base, wrk_script("read", regulator, path=stats_path),
                             args.read_seconds, args.connections, args.threads, workdir)
+            log(f"reads computed afresh (Cache-Control: no-cache): wrk -c {args.connections} "
+                f"for {args.read_seconds} s")
+            fresh = run_wrk("reads, no-cache", srv.base,
+                            wrk_script("read", regulator, path=stats_path, nocache=True),
+                            args.read_seconds, args.connections, args.threads, workdir)
             rss, peak = srv.memory_mb()
             head = (await wait_ready(srv.base))["log_head"]
-        phases = [commands, reads]
+        phases = [commands, reads, fresh]
         print(table(phases, rss, peak))
         if args.profile and (workdir / "profile.txt").exists():
             if args.profile_out is not None:
@@ -330,6 +344,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         result: dict[str, Any] = {
             "commands_per_s": commands.per_s, "command_p99_ms": commands.p99_ms,
             "reads_per_s": reads.per_s, "read_p99_ms": reads.p99_ms, "server_rss_mb": round(rss, 1),
+            "no_cache_reads_per_s": fresh.per_s, "no_cache_read_p99_ms": fresh.p99_ms,
             "server_peak_rss_mb": round(peak, 1), "command_errors": commands.errors, "read_errors": reads.errors,
             "contracts": args.contracts, "connections": args.connections, "log_head": head,
             "phases": [asdict(p) for p in phases],

@@ -207,6 +207,12 @@ class ContractMoney(ContractState):
         require(
             contract_year >= 1, MINIMUM_ROYALTY_ONCE_PER_YEAR, "contract_year", "years count from 1"
         )
+        require(  # checked before any date is computed from it: year 10**9 is no date at all
+            contract_year <= on.year - self.pays_from.year,
+            MINIMUM_ROYALTY_ONCE_PER_YEAR,
+            "contract_year",
+            f"year {contract_year} of a contract paying from {self.pays_from} is not over on {on}",
+        )
         year_start = add_years(self.pays_from, contract_year - 1)
         year_end = contract_year_end(self.pays_from, contract_year)
         require(

@@ -9,12 +9,18 @@ It owns the two cross-cutting rules of writes:
 * Optimistic concurrency: a command that lost a race on a stream is run
   again on fresh state (``retries`` times) unless the caller pinned the
   version it expects (``If-Match``), in which case the conflict is reported.
+  Between attempts it waits a random moment (full jitter, doubling from
+  ``backoff`` up to ``MAX_BACKOFF_SECONDS``): contenders that all re-read at
+  once would all meet again in the next group commit, where one stream
+  takes one of them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,6 +29,7 @@ import asyncpg
 import structlog
 from pydantic import BaseModel
 
+from domain.errors import DomainError
 from domain.ledger_rules import IDEMPOTENCY_KEY_REUSE
 from ledger.repository import Repository
 from ledger.store import ConcurrencyConflict, DuplicateKey, EventStore
@@ -62,11 +69,17 @@ def request_hash(command: BaseModel) -> bytes:
     return hashlib.sha256(payload.encode("utf-8")).digest()
 
 
+MAX_BACKOFF_SECONDS = 0.05
+"""The longest wait before a command that lost a race runs again."""
+
+
 class MessageBus:
-    def __init__(self, store: EventStore, repository: Repository, *, retries: int = 5) -> None:
+    def __init__(self, store: EventStore, repository: Repository, *, retries: int = 20,
+                 backoff: float = 0.002) -> None:
         self.store = store
         self.repository = repository
         self.retries = retries
+        self.backoff = backoff
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.store, self.repository)
@@ -96,15 +109,31 @@ class MessageBus:
         attempts = self.retries + 1 if retry_on_conflict else 1
         for attempt in range(attempts):
             uow = self.unit_of_work()
-            result = await handler(command, uow)
+            try:
+                result = await handler(command, uow)
+            except DomainError:
+                if idempotency_key:
+                    # The rule may be broken by this very request, committed meanwhile by a
+                    # duplicate of it (its payment id now used): then that answer is this one's.
+                    earlier = await self._earlier_outcome(idempotency_key, digest)
+                    if earlier is not None:
+                        return earlier
+                raise
             if idempotency_key:
                 uow.also(_record_key(idempotency_key, digest, result))
             try:
                 committed = await uow.commit()
             except ConcurrencyConflict:
+                if idempotency_key:
+                    # The race may have been lost to this very request sent twice (a client's
+                    # retry overtaking its original): then the winner's answer is this one's.
+                    earlier = await self._earlier_outcome(idempotency_key, digest)
+                    if earlier is not None:
+                        return earlier
                 if attempt + 1 >= attempts:
                     raise
                 log.info("command_retried_after_conflict", command=type(command).__name__, attempt=attempt + 1)
+                await asyncio.sleep(random.uniform(0, min(self.backoff * 2 ** attempt, MAX_BACKOFF_SECONDS)))
                 continue
             except DuplicateKey as exc:
                 if idempotency_key and exc.constraint == "idempotency_keys_pkey":

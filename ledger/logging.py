@@ -25,12 +25,24 @@ def _redact(_: object, __: str, event_dict: MutableMapping[str, Any]) -> Mutable
     return event_dict
 
 
+def _traceback_without_locals() -> structlog.typing.ExceptionRenderer:
+    """Console tracebacks never show local variables: a frame's locals may hold a token or a DSN.
+
+    (structlog's default console formatter, with ``rich`` installed, prints them.)
+    """
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return structlog.dev.plain_traceback
+    return structlog.dev.RichTracebackFormatter(show_locals=False)
+
+
 def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if use_json
-        else structlog.dev.ConsoleRenderer()
+        else structlog.dev.ConsoleRenderer(exception_formatter=_traceback_without_locals())
     )
     numeric = logging.getLevelName(level.upper())
     structlog.configure(

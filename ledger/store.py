@@ -28,6 +28,7 @@ import structlog
 from eventsourcing.persistence import StoredEvent
 
 from domain.ledger_rules import STREAM_VERSION_IS_CURRENT
+from ledger import connectivity
 
 log = structlog.get_logger(__name__)
 
@@ -204,7 +205,9 @@ class EventStore:
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 2, max_size: int = 10, **kw: int) -> EventStore:
-        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session)
+        # connectivity.connect: a server that cannot be reached raises DatabaseUnavailable (503).
+        pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=_keep_session,
+                                         connect=connectivity.connect)
         assert pool is not None
         return cls(pool, dsn, **kw)
 
@@ -263,8 +266,8 @@ class EventStore:
             try:
                 # Fast path: the whole batch in one transaction with no savepoints.
                 outcomes, chain, start = await self._transaction(conn, batch, isolate=False)
-            except Exception:
-                if len(batch) == 1 or conn.is_closed():
+            except Exception as exc:
+                if len(batch) == 1 or connectivity.is_connection_failure(exc) or _is_closed(conn):
                     raise
                 # Something in the batch failed: redo it with a savepoint per command,
                 # so a conflict fails only the command that caused it.
@@ -326,7 +329,7 @@ class EventStore:
                 async with conn.transaction():
                     outcomes.append((await self._write_all(conn, chain, [pending.commit]))[0])
             except Exception as exc:
-                if conn.is_closed():
+                if _is_closed(conn):
                     raise
                 chain.position, chain.hash = saved_position, saved_hash
                 del chain.rows[saved_rows:]
@@ -453,6 +456,14 @@ class EventStore:
                 "UPDATE tracking SET position = $2, updated_at = now() WHERE subscriber = $1",
                 subscriber, to_position,
             )
+
+
+def _is_closed(conn: asyncpg.Connection) -> bool:
+    """Whether the server closed this connection (a pooled one it closed is detached: asking raises)."""
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:  # "connection has been released back to the pool"
+        return True
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

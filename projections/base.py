@@ -16,6 +16,7 @@ or in a rebuild gives identical tables (ARCHITECTURE.md decision 8).
 
 from __future__ import annotations
 
+import hashlib
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -289,6 +290,17 @@ class TableProjection:
     @property
     def tables(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.specs)
+
+    version: int = 1
+    """Raise when what the projection writes changes while its tables keep their shape."""
+
+    rebuild_cost: float = 1.0
+    """Relative replay cost, for sharing a parallel rebuild out (projections/parallel.py)."""
+
+    def fingerprint(self) -> str:
+        """The tables' definitions and ``version``: when it changes, the runner rebuilds."""
+        text = "\n".join([f"version {self.version}", *(d for s in self.specs for d in s.ddl())])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     async def create_tables(self, conn: asyncpg.Connection) -> None:
         """Tables and their indexes, where missing (so this also restores dropped indexes)."""

@@ -79,6 +79,8 @@ CONTRACTS = TableSpec(
         "USING gin (exchange_ids)",
         "(buyer_id)",
         "(trial_started_on) WHERE kind = 'ufpl_licence'",
+        # The companies formed by an equity contribution (the AUTM summary's start-ups).
+        "(buyer_id) WHERE kind = 'equity_contribution' AND effective_on IS NOT NULL",
     ),
 )
 INCOME = TableSpec(
@@ -179,6 +181,7 @@ class ContractsProjection(TableProjection):
     """Contract value, income, equity holdings and the UFPL funnel's contract side."""
 
     name = "contracts"
+    rebuild_cost = 2.0  # CPU of a lone rebuild, relative (bench/stats.py's dataset)
     specs = (INSTITUTIONS, ACHIEVEMENTS, CONTRACTS, INCOME, HOLDINGS, UFPL_MONEY)
     topics = INSTITUTION_TOPICS | ACHIEVEMENT_TOPICS | CONTRACT_TOPICS | HOLDING_TOPICS
 

@@ -72,6 +72,7 @@ ITEM_EVENTS = frozenset({T_PAYMENT, T_CREDIT_APPLIED, T_INSURANCE, T_DEFERRED, T
 
 class ReceivablesProjection(TableProjection):
     name = "receivables"
+    rebuild_cost = 1.3  # CPU of a lone rebuild, relative (bench/stats.py's dataset)
     specs = (CONTRACTS, ITEMS)
     topics = frozenset(
         {

@@ -22,9 +22,13 @@ import asyncpg
 import structlog
 from eventsourcing.persistence import Mapper
 
+from ledger.connectivity import is_connection_failure
 from ledger.store import EventStore, LogEntry, TrackingConflict
 
 log = structlog.get_logger(__name__)
+
+MAX_RETRY_SECONDS = 5.0
+"""The longest wait between two attempts to follow the log while the database is away."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class ProjectionRunner:
     poll_interval: float = 1.0
     _states: dict[str, _State] = field(default_factory=dict)
     _advanced: asyncio.Condition = field(default_factory=asyncio.Condition)
+    last_rebuild_workers: list[Any] = field(default_factory=list)
 
     def projection(self, name: str) -> Projection:
         for p in self.projections:
@@ -91,13 +96,31 @@ class ProjectionRunner:
         raise KeyError(f"no projection named {name!r}; known: {[p.name for p in self.projections]}")
 
     async def setup(self) -> None:
-        """Create tables that do not exist yet and load each projection's position."""
+        """Create tables that do not exist yet and load each projection's position.
+
+        A projection whose table definitions changed since its tables were built
+        (see ``TableProjection.fingerprint``) is rebuilt from the log first.
+        """
+        stale: list[str] = []
         async with self.store.pool.acquire() as conn:
             for p in self.projections:
                 async with conn.transaction():
+                    fingerprint = _fingerprint(p)
+                    stored = await conn.fetchval(
+                        "SELECT fingerprint FROM projection_schemas WHERE projection = $1", p.name)
+                    applied = await conn.fetchval(
+                        "SELECT position FROM tracking WHERE subscriber = $1", p.name)
+                    if fingerprint is not None and stored != fingerprint and (stored or applied):
+                        stale.append(p.name)  # built by another release: rebuilt below
+                        continue
                     await p.create_tables(conn)
+                    await _record_fingerprint(conn, p)
         for p in self.projections:
             self._states[p.name] = _State(position=await self.store.position_of(p.name))
+        if stale:
+            log.warning("projection_schema_changed", projections=stale,
+                        action="rebuilding from the log", log_head=await self.store.head())
+            await self.rebuild(stale)
 
     def position(self, name: str) -> int:
         return self._states[name].position
@@ -160,13 +183,17 @@ class ProjectionRunner:
                      theirs=conflict.actual)
             state.position = conflict.actual
             raise
-        except Exception:
+        except Exception as page_error:
+            if is_connection_failure(page_error):
+                raise  # the database went away: nothing was applied; the caller retries when it is back
             # Find the event that fails: apply one at a time up to it, then stop there.
             for envelope in events:
                 try:
                     async with self.store.tracking(p.name, state.position, envelope.position) as conn:
                         await p.apply(conn, [envelope])
                 except Exception as exc:
+                    if is_connection_failure(exc):
+                        raise  # an outage is not a failing event: never stop a projection for it
                     state.failed = ProjectionFailed(p.name, envelope.position, envelope.topic, exc)
                     log.error("projection_stopped", projection=p.name, position=envelope.position,
                               topic=envelope.topic, stream_id=str(envelope.entry.stream_id),
@@ -260,17 +287,32 @@ class ProjectionRunner:
                 self._advanced.notify_all()
 
     async def run_forever(self) -> None:
-        """Follow the log, waking on NOTIFY (with a polling fallback)."""
+        """Follow the log, waking on NOTIFY (with a polling fallback).
+
+        A failure to read or apply (the database restarting) is retried with a
+        backoff doubling from ``poll_interval`` up to ``MAX_RETRY_SECONDS``;
+        following resumes at the positions the projections recorded.
+        """
+        failures, last_failure = 0, 0.0
         while True:
             try:
                 async for page in self.store.follow(self.lowest_position(), batch=self.page_size,
                                                     poll_interval=self.poll_interval):
                     await self._apply_page(page)
+                    if failures:
+                        log.info("projection_runner_recovered", after_failures=failures,
+                                 position=self.lowest_position())
+                        failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # database restarts, transient failures: back off, resume
-                log.warning("projection_runner_retrying", error=repr(exc))
-                await asyncio.sleep(self.poll_interval)
+                if time.monotonic() - last_failure > 60:  # an outage long ago: start the backoff afresh
+                    failures = 0
+                failures, last_failure = failures + 1, time.monotonic()
+                delay = min(self.poll_interval * 2 ** min(failures - 1, 8), MAX_RETRY_SECONDS)
+                log.warning("projection_runner_retrying", error=repr(exc)[:300], attempt=failures,
+                            retry_in_s=round(delay, 2))
+                await asyncio.sleep(delay)
 
     async def wait_for(self, position: int, timeout: float) -> bool:
         """Wait until every projection has applied ``position`` (read-your-writes)."""
@@ -284,9 +326,19 @@ class ProjectionRunner:
                     await asyncio.wait_for(self._advanced.wait(), left)
         return True
 
+    def start_at(self, name: str, position: int) -> None:
+        """Follow ``name`` from ``position`` (its tracked position, read by the caller)."""
+        self._states[name] = _State(position=position)
+
     async def rebuild(self, names: Sequence[str] | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> int:
-        """Drop and recreate the named projections (all by default) and replay the log."""
+                      progress: Callable[[int, int], None] | None = None,
+                      jobs: int = 1) -> int:
+        """Drop and recreate the named projections (all by default) and replay the log.
+
+        With ``jobs`` > 1 and projections of the registry, the replay runs in up
+        to ``jobs`` worker processes (projections/parallel.py); the tables are the
+        same either way.
+        """
         chosen = [self.projection(n) for n in names] if names else list(self.projections)
         async with self.store.pool.acquire() as conn, conn.transaction():
             for p in chosen:
@@ -299,12 +351,16 @@ class ProjectionRunner:
                 if drop_indexes is not None:
                     await drop_indexes(conn)
                 await conn.execute("DELETE FROM tracking WHERE subscriber = $1", p.name)
+                await _record_fingerprint(conn, p)
         for p in chosen:
             self._states[p.name] = _State()
-        runner = ProjectionRunner(self.store, self.mapper, chosen, page_size=self.page_size)
-        runner._states = {p.name: self._states[p.name] for p in chosen}
-        with _batch_gc():
-            head = await runner.catch_up(progress)
+        if jobs > 1 and len(chosen) > 1 and _from_registry(chosen):
+            head = await self._replay_in_workers(chosen, progress, jobs)
+        else:
+            runner = ProjectionRunner(self.store, self.mapper, chosen, page_size=self.page_size)
+            runner._states = {p.name: self._states[p.name] for p in chosen}
+            with batch_gc():
+                head = await runner.catch_up(progress)
         async with self.store.pool.acquire() as conn:
             for p in chosen:
                 if getattr(p, "drop_indexes", None) is not None:
@@ -314,9 +370,50 @@ class ProjectionRunner:
                     await conn.execute(f"ANALYZE {', '.join(p.tables)}")
         return head
 
+    async def _replay_in_workers(self, chosen: Sequence[Projection],
+                                 progress: Callable[[int, int], None] | None, jobs: int) -> int:
+        from projections.parallel import catch_up_in_workers, plan
+
+        groups = plan({p.name: float(getattr(p, "rebuild_cost", 1.0)) for p in chosen}, jobs)
+        head = await self.store.head()
+        log.info("rebuild_in_workers", groups=[list(g) for g in groups], log_head=head)
+        results = await catch_up_in_workers(self.store.dsn, groups, self.page_size, head, progress)
+        self.last_rebuild_workers = results
+        for result in results:
+            for name in result.names:
+                state = self._states[name] = _State(position=await self.store.position_of(name))
+                failed = result.failures.get(name)
+                if failed is not None:
+                    position, topic, error = failed
+                    state.failed = ProjectionFailed(name, position, topic, RuntimeError(error))
+        return min(r.head for r in results)
+
+
+def _from_registry(chosen: Sequence[Projection]) -> bool:
+    """Whether worker processes can build the same projections by name (registry.all_projections)."""
+    from projections.registry import all_projections
+
+    known = {p.name: type(p) for p in all_projections()}
+    return all(known.get(p.name) is type(p) for p in chosen)
+
+
+def _fingerprint(p: Projection) -> str | None:
+    make = getattr(p, "fingerprint", None)
+    return make() if callable(make) else None
+
+
+async def _record_fingerprint(conn: asyncpg.Connection, p: Projection) -> None:
+    fingerprint = _fingerprint(p)
+    if fingerprint is not None:
+        await conn.execute(
+            "INSERT INTO projection_schemas (projection, fingerprint) VALUES ($1, $2) "
+            "ON CONFLICT (projection) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, recorded_at = now() "
+            "WHERE projection_schemas.fingerprint <> EXCLUDED.fingerprint",
+            p.name, fingerprint)
+
 
 @contextlib.contextmanager
-def _batch_gc() -> Iterator[None]:
+def batch_gc() -> Iterator[None]:
     """Fewer cyclic-GC passes while a rebuild streams the log.
 
     A replay allocates millions of short-lived objects; with the default

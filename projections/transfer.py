@@ -88,6 +88,7 @@ CONTRACT_TOPICS = frozenset({T_DRAFTED, T_AMENDED, T_TOOK_EFFECT, T_CONVERTED})
 
 class TransferProjection(TableProjection):
     name = "transfer"
+    rebuild_cost = 1.4  # CPU of a lone rebuild, relative (bench/stats.py's dataset)
     specs = (INSTITUTIONS, CONTRACTS, ACHIEVEMENTS, TRANSFERS)
     topics = INSTITUTION_TOPICS | ACHIEVEMENT_TOPICS | CONTRACT_TOPICS
 

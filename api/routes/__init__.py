@@ -10,6 +10,7 @@ from api.routes import (
     events,
     institutions,
     ledger_queries,
+    register,
     statistics,
 )
 from api.routing import RouteRegistry
@@ -22,6 +23,7 @@ ALL: list[RouteRegistry] = [
     distribution.routes,
     ledger_queries.routes,
     statistics.routes,
+    register.routes,
     events.routes,
 ]
 

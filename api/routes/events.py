@@ -143,7 +143,11 @@ async def _relay(response: web.StreamResponse, queue: asyncio.Queue[list[LogEntr
     """Write pages as they come, a comment when idle; return when the log cannot be followed."""
     while True:
         getter = asyncio.ensure_future(queue.get())
-        done, _ = await asyncio.wait({getter, pump}, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait({getter, pump}, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # the client went away (cancelled): leave no pending task behind
+            getter.cancel()
+            raise
         if getter in done:
             for entry in getter.result():
                 await response.write(_sse_frame(entry))
@@ -157,6 +161,7 @@ async def _relay(response: web.StreamResponse, queue: asyncio.Queue[list[LogEntr
 
 
 @routes.get("/v1/events/stream", roles=READERS, query=StreamQuery, tags=TAGS,
+            status=200, media_types=("text/event-stream",),
             description="`text/event-stream`: one `ledger-event` per event, `id:` its position, the data "
             "as in `GET /v1/events`; a comment line every 15 s (`TTLEDGER_EVENT_STREAM_HEARTBEAT`) "
             "while idle. Reconnecting clients send `Last-Event-ID` and resume after it. 503 when the "

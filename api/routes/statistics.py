@@ -19,20 +19,30 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+from uuid import UUID
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.consistency import wait_for_projections
+from api.export_tables import contract_value_tables, figure_tables, report_tables
+from api.exports import CSV_TYPE, XLSX_TYPE, ExportFormat, download
 from api.routes.common import MIN_POSITION
 from api.routing import Call, Reply, RouteRegistry
+from api.tenancy import hidden
+from domain.institution import Institution
 from ledger.tokens import Role
 
 routes = RouteRegistry()
 TAGS = ("statistics",)
 READERS = {Role.ADMIN, Role.REGULATOR}
+OWN_READERS = {Role.ADMIN, Role.REGULATOR, Role.INSTITUTION}
+"""Figures an institution reads about itself only (its distribution audit, its annual reports)."""
 PROJECTION_HEADER = "X-Projection-Position"
+DOWNLOADS = (CSV_TYPE, XLSX_TYPE)
+FORMAT = Field(default=ExportFormat.json, description="`json` (the figures), or a download: `csv` (the "
+               "table and its 统计口径) or `xlsx` (every table, amounts as numbers in yuan, and the 统计口径).")
 
 
 class Basis(StrEnum):
@@ -42,6 +52,7 @@ class Basis(StrEnum):
 
 class GroupBy(StrEnum):
     none = "none"
+    period = "period"
     kind = "kind"
     seller_region = "seller_region"
     buyer_region = "buyer_region"
@@ -55,6 +66,7 @@ class GroupBy(StrEnum):
 # The only column names that reach the SQL: a fixed map, never the request's text.
 _GROUP_COLUMNS: dict[GroupBy, str | None] = {
     GroupBy.none: None,
+    GroupBy.period: None,  # a label of the date column, below
     GroupBy.kind: "kind",
     GroupBy.seller_region: "seller_region",
     GroupBy.buyer_region: "buyer_region",
@@ -65,6 +77,9 @@ _GROUP_COLUMNS: dict[GroupBy, str | None] = {
     GroupBy.ip_type: "ip_type",
 }
 _DATE_COLUMNS: dict[Basis, str] = {Basis.signed: "signed_on", Basis.registered: "registered_on"}
+Period = Literal["year", "quarter", "month"]
+# Period labels as the read side writes them (2024, 2024-Q1, 2024-03); they sort as text.
+_PERIOD_LABELS: dict[str, str] = {"year": "YYYY", "quarter": 'YYYY-"Q"Q', "month": "YYYY-MM"}
 
 
 class ContractValueQuery(BaseModel):
@@ -74,6 +89,9 @@ class ContractValueQuery(BaseModel):
     period_to: date | None = Field(default=None, alias="to", description="Last day of the period.")
     basis: Basis = Field(default=Basis.signed, description="Date basis: signing date or registration date.")
     group_by: GroupBy = GroupBy.none
+    period: Period = Field(default="year", description="With group_by=period: year (2024), quarter "
+                           "(2024-Q1) or month (2024-03).")
+    format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
 
 
@@ -100,6 +118,7 @@ class ContractValueStatistics(BaseModel):
     period_to: date | None
     basis: Basis
     group_by: GroupBy
+    period: Period | None = Field(default=None, description="The period of group_by=period.")
     groups: list[ContractValueGroup]
     totals: ContractValueGroup
     projection_position: int = Field(description="The log position the figures include.")
@@ -126,12 +145,14 @@ def contract_value_definition(basis: Basis) -> Definition:
 
 async def contract_value(
     conn: asyncpg.Pool | asyncpg.Connection, *, period_from: date | None, period_to: date | None,
-    basis: Basis, group_by: GroupBy,
+    basis: Basis, group_by: GroupBy, period: Period = "year",
 ) -> list[dict[str, Any]]:
     """Contract count and value by group, from the ``contracts`` projection (``ct_contracts``)."""
     column = _GROUP_COLUMNS[group_by]
     date_column = _DATE_COLUMNS[basis]
     key = f"{column}::text" if column else "'all'"
+    if group_by is GroupBy.period:
+        key = f"to_char({date_column}, '{_PERIOD_LABELS[period]}')"
     rows = await conn.fetch(
         f"SELECT {key} AS key, count(*) AS contracts, "
         "coalesce(sum(contract_value_fen), 0) AS contract_value_fen, "
@@ -146,14 +167,17 @@ async def contract_value(
 
 
 @routes.get("/v1/statistics/contracts", roles=READERS, query=ContractValueQuery,
-            response=ContractValueStatistics, tags=TAGS)
-async def get_contract_value(call: Call[None, ContractValueQuery]) -> Reply[ContractValueStatistics]:
-    """Technology contract count and value (成交额, 技术交易额, 登记额) for a period, optionally grouped."""
+            response=ContractValueStatistics, tags=TAGS, media_types=DOWNLOADS)
+async def get_contract_value(call: Call[None, ContractValueQuery]) -> Any:
+    """Technology contract count and value (成交额, 技术交易额, 登记额) for a period, optionally grouped.
+
+    `group_by=period` groups by year, quarter or month (`period`) of the date basis.
+    """
     q = call.query
     position = await wait_for_projections(call.app, q.min_position)
     try:
         rows = await contract_value(call.ledger.store.pool, period_from=q.period_from, period_to=q.period_to,
-                                    basis=q.basis, group_by=q.group_by)
+                                    basis=q.basis, group_by=q.group_by, period=q.period)
     except asyncpg.UndefinedTableError:  # the projections have not created their tables yet
         rows = []
     groups = [ContractValueGroup.model_validate(r) for r in rows]
@@ -165,9 +189,16 @@ async def get_contract_value(call: Call[None, ContractValueQuery]) -> Reply[Cont
     )
     body = ContractValueStatistics(
         definition=contract_value_definition(q.basis), period_from=q.period_from, period_to=q.period_to,
-        basis=q.basis, group_by=q.group_by, groups=groups, totals=totals, projection_position=position,
+        basis=q.basis, group_by=q.group_by, period=q.period if q.group_by is GroupBy.period else None,
+        groups=groups, totals=totals, projection_position=position,
     )
-    return Reply(body, headers={PROJECTION_HEADER: str(position)})
+    headers = {PROJECTION_HEADER: str(position)}
+    if q.format is not ExportFormat.json:
+        by = q.period if q.group_by is GroupBy.period else q.group_by.value
+        definition = {**body.definition.model_dump(), "as_of_position": position}
+        return download(q.format, contract_value_tables(body.model_dump(mode="json")), definition,
+                        _filename("contract-value", "" if by == "none" else f"by-{by}"), headers)
+    return Reply(body, headers=headers)
 
 
 # --- the read side's query functions (projections/queries.py, projections/reports.py) -------------
@@ -197,6 +228,7 @@ class TransferRateQuery(BaseModel):
     as_of: date | None = None
     date_from: date | None = None
     date_to: date | None = None
+    format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
 
 
@@ -205,6 +237,7 @@ class FunnelQuery(BaseModel):
     period: str = "year"
     date_from: date | None = None
     date_to: date | None = None
+    format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
 
 
@@ -213,52 +246,166 @@ class ReceivablesQuery(BaseModel):
     group_by: str = Field(default="institution", description="Comma-separated: institution, contract, buyer, "
                           "contract_kind, bucket.")
     institution_id: str | None = None
+    format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
 
 
 class AuditQuery(BaseModel):
     as_of: date
     group_by: str = Field(default="institution", description="institution, contract or inventor.")
-    institution_id: str | None = None
+    institution_id: str | None = Field(default=None, description="An institution's token reads its own "
+                                       "audit only (the default for it; another institution's is 404).")
     date_from: date | None = None
     date_to: date | None = None
+    format: ExportFormat = FORMAT
+    table: Literal["rows", "floor_breach_policies", "floor_breach_allocations"] = Field(
+        default="rows", description="The table of a CSV download (XLSX holds all three).")
     min_position: int | None = MIN_POSITION
 
 
 class ReportQuery(BaseModel):
     year: int = Field(ge=1980, le=2100)
-    institution_id: str | None = None
-    format: str = Field(default="json", pattern="^(json|csv)$")
+    institution_id: str | None = Field(default=None, description="An institution's token reads its own "
+                                       "reports only (the default for it; another institution's is 404).")
+    format: ExportFormat = Field(default=ExportFormat.json, description="`json`, `csv` (one line per figure) "
+                                 "or `xlsx` (one sheet per section, amounts as numbers in yuan).")
     min_position: int | None = MIN_POSITION
 
 
-async def _figures(call: Call[Any, Any], min_position: int | None, run: Any) -> Any:
-    """Wait for read-your-writes, run the query, map its argument errors to 422."""
+def _filename(figure: str, suffix: str = "") -> str:
+    """An ASCII file name for a download (the extension is added with the format)."""
+    name = f"ttledger-{figure}" + (f"-{suffix}" if suffix else "")
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-.") else "-" for ch in name)
+
+
+def _own_institution(call: Call[Any, Any], requested: str | None) -> str | None:
+    """The institution a figure is read for: an institution's token reads its own only.
+
+    Another institution named by an institution's token is answered as a
+    record that does not exist (404), as everywhere in the API.
+    """
+    who = call.principal
+    if who.role is not Role.INSTITUTION or who.institution_id is None:
+        return requested
+    if requested is not None:
+        try:
+            named = UUID(requested)
+        except ValueError:
+            return requested  # the query function answers 422 naming the field
+        if named != who.institution_id:
+            raise hidden(Institution, named)
+    return str(who.institution_id)
+
+
+_NAMED_KEYS = ("institution", "institution_id", "buyer", "seller")
+
+
+def _named_ids(result: dict[str, Any]) -> set[str]:
+    """Institution ids the figures name (groups, floor breaches), to label them."""
+    rows = list(result.get("rows", []))
+    breaches = result.get("floor_breaches") or {}
+    rows += list(breaches.get("policies", [])) + list(breaches.get("allocations", []))
+    return {str(r[k]) for r in rows for k in _NAMED_KEYS if isinstance(r, dict) and r.get(k)}
+
+
+async def _figures(call: Call[Any, Any], min_position: int | None, run: Any,
+                   fmt: ExportFormat = ExportFormat.json, filename: str = "", table: str = "rows") -> Any:
+    """Wait for read-your-writes, run the query, map its argument errors to 422.
+
+    The JSON answer gains ``institution_names`` (id → name of every
+    institution it names); ``fmt`` csv or xlsx answers the figures' tables as a
+    download instead (``api/exports.py``).
+    """
     from aiohttp import web
 
     from api.problems import unprocessable
     from projections.queries import StatisticsQueryError
+    from projections.register import institution_names
 
     position = await wait_for_projections(call.app, min_position)
+    pool = call.ledger.store.pool
     try:
-        result = await run(call.ledger.store.pool)
+        result = await run(pool)
     except StatisticsQueryError as exc:
         raise unprocessable([{"field": exc.field, "rule": "statistics_query_valid", "detail": str(exc)}]) from exc
-    if isinstance(result, str):
-        return web.Response(text=result, content_type="text/csv", charset="utf-8",
-                            headers={PROJECTION_HEADER: str(position)})
-    return Reply(Figures.model_validate(result), headers={PROJECTION_HEADER: str(position)})
+    headers = {PROJECTION_HEADER: str(position)}
+    if isinstance(result, str):  # a report's own CSV (projections/reports.py)
+        return web.Response(text=result, content_type="text/csv", charset="utf-8", headers={
+            **headers, "Content-Disposition": f'attachment; filename="{filename or "ttledger-report"}.csv"'})
+    if "report" in result:
+        if fmt is ExportFormat.xlsx:
+            return download(fmt, report_tables(result), result.get("definition"), filename, headers)
+        return Reply(Figures.model_validate(result), headers=headers)
+    names = await institution_names(pool, _named_ids(result))
+    if fmt is not ExportFormat.json:
+        return download(fmt, figure_tables(result, names, table), result.get("definition"), filename, headers)
+    return Reply(Figures.model_validate({**result, "institution_names": names}), headers=headers)
 
 
-@routes.get("/v1/statistics/transfer-rate", roles=READERS, query=TransferRateQuery, response=Figures, tags=TAGS)
+class ContractValueFiguresQuery(BaseModel):
+    group_by: str | None = Field(default=None, description="Comma-separated, any of: period, kind, "
+                                 "licence_type, seller, seller_kind, seller_region, buyer, buyer_kind, "
+                                 "buyer_size, buyer_region, field, ip_type, local.")
+    period: Period = Field(default="year", description="With period in group_by: year, quarter or month.")
+    date_basis: Basis = Field(default=Basis.signed, description="Which date puts a contract in a period.")
+    date_from: date | None = None
+    date_to: date | None = None
+    currency: str = Field(default="CNY", min_length=3, max_length=3)
+    yoy: bool = Field(default=True, description="With period in group_by: year-on-year growth per row.")
+    kind: str | None = Field(default=None, description="Filter; comma-separated values, as every filter.")
+    licence_type: str | None = None
+    seller: str | None = Field(default=None, description="Institution id: any of a contract's sellers.")
+    seller_kind: str | None = None
+    seller_region: str | None = None
+    buyer: str | None = None
+    buyer_kind: str | None = None
+    buyer_size: str | None = None
+    buyer_region: str | None = None
+    field: str | None = None
+    ip_type: str | None = None
+    local: str | None = Field(default=None, description="true: buyer in the seller's region.")
+    exchange: str | None = Field(default=None, description="Exchange id: listed there when drafted.")
+    format: ExportFormat = FORMAT
+    min_position: int | None = MIN_POSITION
+
+
+_CONTRACT_FILTERS = ("kind", "licence_type", "seller", "seller_kind", "seller_region", "buyer", "buyer_kind",
+                     "buyer_size", "buyer_region", "field", "ip_type", "local", "exchange")
+
+
+@routes.get("/v1/statistics/contract-value", roles=READERS, query=ContractValueFiguresQuery, response=Figures,
+            tags=TAGS, media_types=DOWNLOADS)
+async def get_contract_value_figures(call: Call[None, ContractValueFiguresQuery]) -> Any:
+    """技术合同成交额 grouped by any dimensions, filtered by the same, with year-on-year growth.
+
+    Count, contract value, technology transaction value, registered count and
+    value, and cash received, from the contracts projection; a contract listed
+    on several exchanges is counted once.
+    """
+    from projections.queries import contract_value as figures_of_contract_value
+
+    q = call.query
+    dims = _dims(q.group_by)
+    filters = {name: list(_dims(value)) for name in _CONTRACT_FILTERS
+               if (value := getattr(q, name)) is not None and _dims(value)}
+    return await _figures(call, q.min_position, lambda db: figures_of_contract_value(
+        db, group_by=dims, period=q.period, date_basis=q.date_basis.value, date_from=q.date_from,
+        date_to=q.date_to, filters=filters, currency=q.currency, yoy=q.yoy), q.format,
+        _filename("contract-value", "-".join(dims)))
+
+
+@routes.get("/v1/statistics/transfer-rate", roles=READERS, query=TransferRateQuery, response=Figures, tags=TAGS,
+            media_types=DOWNLOADS)
 async def get_transfer_rate(call: Call[None, TransferRateQuery]) -> Any:
     """科技成果转化率 by a named, pluggable formula; every result names its formula."""
     from projections.queries import transfer_rate
 
     q = call.query
+    dims = _dims(q.group_by)
     return await _figures(call, q.min_position, lambda db: transfer_rate(
-        db, formula=q.formula, group_by=_dims(q.group_by), period=q.period, as_of=q.as_of,
-        date_from=q.date_from, date_to=q.date_to))
+        db, formula=q.formula, group_by=dims, period=q.period, as_of=q.as_of,
+        date_from=q.date_from, date_to=q.date_to), q.format,
+        _filename("transfer-rate", "-".join([q.formula, *dims])))
 
 
 @routes.get("/v1/statistics/transfer-rate/formulas", roles=READERS, response=Figures, tags=TAGS)
@@ -269,68 +416,88 @@ async def get_transfer_rate_formulas(call: Call[None, None]) -> Any:
     return Reply(Figures.model_validate({"formulas": list_transfer_rate_formulas()}))
 
 
-@routes.get("/v1/statistics/ufpl-funnel", roles=READERS, query=FunnelQuery, response=Figures, tags=TAGS)
+@routes.get("/v1/statistics/ufpl-funnel", roles=READERS, query=FunnelQuery, response=Figures, tags=TAGS,
+            media_types=DOWNLOADS)
 async def get_ufpl_funnel(call: Call[None, FunnelQuery]) -> Any:
     """先使用后付费 funnel: listed, trials, converted, returned, defaulted; revenue and compensation."""
     from projections.queries import ufpl_funnel
 
     q = call.query
+    dims = _dims(q.group_by)
     return await _figures(call, q.min_position, lambda db: ufpl_funnel(
-        db, group_by=_dims(q.group_by), period=q.period, date_from=q.date_from, date_to=q.date_to))
+        db, group_by=dims, period=q.period, date_from=q.date_from, date_to=q.date_to), q.format,
+        _filename("ufpl-funnel", "-".join(dims)))
 
 
-@routes.get("/v1/statistics/receivables", roles=READERS, query=ReceivablesQuery, response=Figures, tags=TAGS)
+@routes.get("/v1/statistics/receivables", roles=READERS, query=ReceivablesQuery, response=Figures, tags=TAGS,
+            media_types=DOWNLOADS)
 async def get_receivables(call: Call[None, ReceivablesQuery]) -> Any:
     """Outstanding and overdue receivables by ageing bucket, as of a date."""
     from projections.queries import receivables
 
     q = call.query
+    dims = _dims(q.group_by)
     return await _figures(call, q.min_position, lambda db: receivables(
-        db, as_of=q.as_of, group_by=_dims(q.group_by), institution_id=q.institution_id))
+        db, as_of=q.as_of, group_by=dims, institution_id=q.institution_id), q.format,
+        _filename("receivables", "-".join([q.as_of.isoformat(), *dims])))
 
 
-@routes.get("/v1/statistics/distribution-audit", roles=READERS, query=AuditQuery, response=Figures, tags=TAGS)
+@routes.get("/v1/statistics/distribution-audit", roles=OWN_READERS, query=AuditQuery, response=Figures,
+            tags=TAGS, media_types=DOWNLOADS)
 async def get_distribution_audit(call: Call[None, AuditQuery]) -> Any:
     """收益分配 audit: received, deducted, allocated, paid, floor breaches, 36-month deadlines.
 
     The regulator's answer never names an inventor (counts and amounts only).
+    An institution's token reads its own audit (`institution_id` defaults to it).
     """
     from projections.queries import distribution_audit
 
     q = call.query
-    anonymise = call.principal.role is not Role.ADMIN
+    institution_id = _own_institution(call, q.institution_id)
+    anonymise = call.principal.role is Role.REGULATOR
     return await _figures(call, q.min_position, lambda db: distribution_audit(
-        db, as_of=q.as_of, group_by=q.group_by, institution_id=q.institution_id, date_from=q.date_from,
-        date_to=q.date_to, anonymise=anonymise))
+        db, as_of=q.as_of, group_by=q.group_by, institution_id=institution_id, date_from=q.date_from,
+        date_to=q.date_to, anonymise=anonymise), q.format,
+        _filename("distribution-audit", f"{q.as_of.isoformat()}-by-{q.group_by}"), q.table)
 
 
-@routes.get("/v1/reports/annual", roles=READERS, query=ReportQuery, response=Figures, tags=TAGS)
+@routes.get("/v1/reports/annual", roles=OWN_READERS, query=ReportQuery, response=Figures, tags=TAGS,
+            media_types=DOWNLOADS)
 async def get_annual_report(call: Call[None, ReportQuery]) -> Any:
-    """The institution's annual transformation report (促进科技成果转化法 第21条), JSON or CSV."""
+    """The institution's annual transformation report (促进科技成果转化法 第21条), JSON, CSV or XLSX.
+
+    An institution's token reads its own report (`institution_id` defaults to it).
+    """
     from api.problems import unprocessable
     from projections.reports import annual_report, annual_report_csv
 
     q = call.query
-    if q.institution_id is None:
+    institution_id = _own_institution(call, q.institution_id)
+    if institution_id is None:
         raise unprocessable([{"field": "institution_id", "rule": "statistics_query_valid",
                               "detail": "the annual report is per institution"}])
 
     async def run(db: Any) -> Any:
-        report = await annual_report(db, institution_id=q.institution_id or "", year=q.year)
-        return annual_report_csv(report) if q.format == "csv" else report
+        report = await annual_report(db, institution_id=institution_id or "", year=q.year)
+        return annual_report_csv(report) if q.format is ExportFormat.csv else report
 
-    return await _figures(call, q.min_position, run)
+    return await _figures(call, q.min_position, run, q.format, _filename("annual-report", f"{q.year}-{institution_id[:8]}"))
 
 
-@routes.get("/v1/reports/autm", roles=READERS, query=ReportQuery, response=Figures, tags=TAGS)
+@routes.get("/v1/reports/autm", roles=OWN_READERS, query=ReportQuery, response=Figures, tags=TAGS,
+            media_types=DOWNLOADS)
 async def get_autm_report(call: Call[None, ReportQuery]) -> Any:
-    """AUTM-style summary: licences, income as running royalties / cashed-in equity / other, start-ups."""
+    """AUTM-style summary: licences, income as running royalties / cashed-in equity / other, start-ups.
+
+    An institution's token reads its own summary (`institution_id` defaults to it).
+    """
     from projections.reports import autm_report, autm_report_csv
 
     q = call.query
+    institution_id = _own_institution(call, q.institution_id)
 
     async def run(db: Any) -> Any:
-        report = await autm_report(db, year=q.year, institution_id=q.institution_id)
-        return autm_report_csv(report) if q.format == "csv" else report
+        report = await autm_report(db, year=q.year, institution_id=institution_id)
+        return autm_report_csv(report) if q.format is ExportFormat.csv else report
 
-    return await _figures(call, q.min_position, run)
+    return await _figures(call, q.min_position, run, q.format, _filename("autm-summary", f"{q.year}"))

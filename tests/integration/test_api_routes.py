@@ -496,6 +496,7 @@ async def test_min_position_waits_for_the_projections(api: Api, world: World, le
 async def test_statistics_and_reports_carry_their_definitions(api: Api, world: World, ledger: Ledger) -> None:
     head = await api.head()
     routes = {
+        "/v1/statistics/contract-value?group_by=kind,period&seller_region=110000": "yoy",
         "/v1/statistics/transfer-rate?group_by=institution": "formula",
         "/v1/statistics/transfer-rate?formula=local_transfer_rate": "formula",
         "/v1/statistics/ufpl-funnel?group_by=period": "definition",
@@ -503,6 +504,7 @@ async def test_statistics_and_reports_carry_their_definitions(api: Api, world: W
         "/v1/statistics/distribution-audit?as_of=2026-01-01&group_by=inventor": "definition",
         f"/v1/reports/annual?year=2024&institution_id={world['U']}": "definition",
         "/v1/reports/autm?year=2024": "definition",
+        f"/v1/institutions/{world['U']}/achievements?format=json": "definition",
     }
     for url, key in routes.items():
         response = await api.get(f"{url}&min_position={head}", who="regulator")

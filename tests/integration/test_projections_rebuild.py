@@ -50,6 +50,13 @@ async def test_rebuild_equals_incremental_for_every_table(store: EventStore) -> 
     assert await big.rebuild() == head
     assert await snapshot(store.pool) == incremental
 
+    # In worker processes, two of them, the same tables again.
+    assert await big.rebuild(jobs=2) == head
+    assert await snapshot(store.pool) == incremental
+    assert sorted(sorted(w.names) for w in big.last_rebuild_workers) == [
+        ["contracts", "distribution"], ["receivables", "transfer"]]
+    assert all(big.position(p.name) == head for p in big.projections)
+
     # One projection rebuilt alone, with another page size, gives the same tables too.
     assert await runner.rebuild(["transfer"]) == head
     assert await snapshot(store.pool) == incremental
@@ -66,3 +73,28 @@ async def test_one_event_at_a_time_equals_one_page(store: EventStore) -> None:
     await page.setup()
     await page.rebuild()
     assert await snapshot(store.pool) == by_event
+
+
+async def test_a_projection_built_by_another_release_is_rebuilt_at_setup(store: EventStore) -> None:
+    await build(store)
+    runner = ProjectionRunner(store, default_mapper(), all_projections())
+    await runner.setup()
+    head = await runner.catch_up()
+    expected = await snapshot(store.pool)
+    assert any(r[-1] is not None for r in expected["dist_payments"])  # deadline_on, the newest column
+    # What an older release left behind: dist_payments without its deadline column, and
+    # that release's fingerprint.
+    await store.pool.execute("ALTER TABLE dist_payments DROP COLUMN deadline_on")
+    await store.pool.execute(
+        "UPDATE projection_schemas SET fingerprint = 'older' WHERE projection = 'distribution'")
+    untouched = await store.pool.fetchval(
+        "SELECT recorded_at FROM projection_schemas WHERE projection = 'contracts'")
+
+    upgraded = ProjectionRunner(store, default_mapper(), all_projections())
+    await upgraded.setup()
+    assert upgraded.position("distribution") == head
+    assert await snapshot(store.pool) == expected
+    fingerprints = dict(await store.pool.fetch("SELECT projection, fingerprint FROM projection_schemas"))
+    assert fingerprints == {p.name: p.fingerprint() for p in all_projections()}
+    assert await store.pool.fetchval(
+        "SELECT recorded_at FROM projection_schemas WHERE projection = 'contracts'") == untouched

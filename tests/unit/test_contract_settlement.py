@@ -379,6 +379,18 @@ def test_minimum_royalty_top_up_once_after_year_end_when_short() -> None:
     )
 
 
+def test_minimum_royalty_year_beyond_any_date_is_refused_not_a_crash() -> None:
+    """Found by fuzzing the API (docs/reliability-fuzzing.md): year 10**10 was a 500 (date overflow)."""
+    contract = royalty_licence(minimum_annual_fen=10 * WAN)
+    for year in (2, 8_270_134_513, 10**16):
+        assert_rejected(
+            contract,
+            MINIMUM_ROYALTY_ONCE_PER_YEAR,
+            "contract_year",
+            lambda year=year: contract.top_up_minimum_royalty(year, d("2025-02-01")),
+        )
+
+
 def test_minimum_royalty_not_topped_up_when_met() -> None:
     contract = royalty_licence(minimum_annual_fen=WAN)
     contract.report_royalty(d("2024-02-01"), d("2025-01-31"), 100 * WAN, d("2025-02-05"))

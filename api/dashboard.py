@@ -1,0 +1,81 @@
+"""The dashboard at ``/dashboard``: static pages from the package that call the ``/v1`` API.
+
+``api/static/dashboard/`` holds the page (``index.html``), its scripts (ES
+modules, no build step), its stylesheet, and Apache ECharts 6.1.0
+(``vendor/echarts/``: ``dist/echarts.min.js`` of ``npm pack echarts``,
+unmodified, with its LICENSE, NOTICE and ``licenses/LICENSE-d3``). Nothing is
+fetched from a CDN: the server may have no internet (docs/decisions/0010).
+To upgrade ECharts, replace those files from a newer ``npm pack echarts`` and
+run the browser tests (tests/integration/test_dashboard_browser.py).
+
+The page asks for an API token, keeps it in ``sessionStorage`` and sends it
+as ``Authorization: Bearer``; the server hands out nothing but files here, so
+these routes are public and every figure keeps the API's role and tenancy
+checks.
+
+Every dashboard response carries its own security headers, set on the
+response itself so that the app-wide defaults (which only fill in headers a
+response lacks) leave them alone: a Content-Security-Policy that allows
+scripts and styles from this origin only (no inline script or style, no
+eval), ``nosniff``, ``no-referrer`` and ``DENY`` framing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from api.problems import HTTPProblem
+
+DASHBOARD_DIR = Path(__file__).parent / "static" / "dashboard"
+INDEX = DASHBOARD_DIR / "index.html"
+PATH = "/dashboard"
+STATIC_PREFIX = "/dashboard/static/"
+
+DASHBOARD_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": DASHBOARD_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+
+
+def _headers(content_type: str, cache: str) -> dict[str, str]:
+    return {**SECURITY_HEADERS, "Content-Type": content_type, "Cache-Control": cache}
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    # The page itself is never cached: it names the assets, and a new version must show at once.
+    return web.FileResponse(INDEX, headers=_headers(CONTENT_TYPES[".html"], "no-store"))
+
+
+async def asset(request: web.Request) -> web.StreamResponse:
+    """A file under the dashboard folder; anything else (``..``, folders, unknown types) is 404."""
+    relative = request.match_info["path"]
+    root = DASHBOARD_DIR.resolve()
+    target = (root / relative).resolve()
+    content_type = CONTENT_TYPES.get(target.suffix)
+    if content_type is None or not target.is_relative_to(root) or not target.is_file():
+        raise HTTPProblem(404, "not-found", "Not found", f"no dashboard file {relative[:200]!r}")
+    # Revalidated on every load (ETag / Last-Modified), so an upgrade shows without a stale bundle.
+    return web.FileResponse(target, headers=_headers(content_type, "no-cache"))
+
+
+async def trailing_slash(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPPermanentRedirect(PATH, headers=SECURITY_HEADERS)
+
+
+def install(app: web.Application) -> None:
+    app.router.add_get(PATH, page, name="dashboard")
+    app.router.add_get(PATH + "/", trailing_slash, name="dashboard_slash")
+    app.router.add_get(STATIC_PREFIX + "{path:.+}", asset, name="dashboard_asset")

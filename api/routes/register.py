@@ -1,0 +1,55 @@
+"""The register of an institution's achievements (成果登记台账): ``/v1/institutions/{id}/achievements``.
+
+Read from the projections (``projections/register.py``), so it follows the
+log a moment behind like the statistics, with ``min_position`` and
+``X-Projection-Position``. It lists what the institution registered as
+first owner, transferred or not; the university dashboard shows it, and
+``format=csv|xlsx`` downloads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from api.commands import path_model
+from api.consistency import wait_for_projections
+from api.export_tables import figure_tables
+from api.exports import ExportFormat, download
+from api.routes.common import MIN_POSITION, load_for_read
+from api.routes.statistics import DOWNLOADS, FORMAT, PROJECTION_HEADER, Figures, _filename
+from api.routing import Call, Reply, RouteRegistry
+from domain.institution import Institution
+from ledger.tokens import Role
+
+routes = RouteRegistry()
+READERS = {Role.ADMIN, Role.REGULATOR, Role.INSTITUTION}
+
+
+class RegisterQuery(BaseModel):
+    format: ExportFormat = FORMAT
+    min_position: int | None = MIN_POSITION
+
+
+@routes.get("/v1/institutions/{institution_id}/achievements", roles=READERS,
+            path_params=path_model("institution_id"), query=RegisterQuery, response=Figures,
+            tags=("achievements",), media_types=DOWNLOADS)
+async def get_achievement_register(call: Call[None, RegisterQuery]) -> Any:
+    """The institution's register of achievements: type, field, grant, separate register, listings, transfer.
+
+    One row per achievement the institution registered as first owner (an
+    assigned one stays, with its transfer). An institution's token reads its
+    own register; another institution's is 404, as a missing one.
+    """
+    from projections.register import achievement_register
+
+    institution = await load_for_read(call, Institution, call.path.institution_id)
+    position = await wait_for_projections(call.app, call.query.min_position)
+    result = await achievement_register(call.ledger.store.pool, institution_id=institution.id)
+    headers = {PROJECTION_HEADER: str(position)}
+    if call.query.format is not ExportFormat.json:
+        names = {str(institution.id): institution.name}
+        return download(call.query.format, figure_tables(result, names), result["definition"],
+                        _filename("achievement-register", str(institution.id)[:8]), headers)
+    return Reply(Figures.model_validate({**result, "institution_name": institution.name}), headers=headers)
