@@ -114,7 +114,14 @@ def _values(name: str, value: Any, type_: str) -> list[Any]:
             return [v if isinstance(v, UUID) else UUID(str(v)) for v in items]
         except ValueError:
             raise StatisticsQueryError(name, f"{value!r} is not a UUID (or list of UUIDs)") from None
-    return [str(v) for v in items]
+    return [_text(name, str(v)) for v in items]
+
+
+def _text(name: str, value: str) -> str:
+    """A text value for a bind parameter: PostgreSQL text cannot hold NUL, so it is refused here."""
+    if "\x00" in value:
+        raise StatisticsQueryError(name, "contains a NUL character")
+    return value
 
 
 def _period_expr(column: str, period: str) -> str:
@@ -276,7 +283,7 @@ async def contract_value(
     lower = date_from
     if with_yoy and date_from is not None:
         lower = _year_before(date_from)
-    where = [f"{column} IS NOT NULL", f"currency = {sql.param(currency, 'text')}"]
+    where = [f"{column} IS NOT NULL", f"currency = {sql.param(_text('currency', currency), 'text')}"]
     where += _date_range(sql, column, lower, date_to)
     where += _filters(sql, CONTRACT_DIMS, filters, CONTRACT_SPECIAL_FILTERS)
     select = [f"{expr} AS {name}" for name, expr in groups]

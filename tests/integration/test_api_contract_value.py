@@ -66,3 +66,9 @@ async def test_bad_input_is_named_and_roles_hold(api: Api, world: World) -> None
     assert doc["errors"][0]["field"] == "period"
     await problem(await api.get("/v1/statistics/contract-value", "owner"), 403)
     await problem(await api.get("/v1/statistics/contract-value", None), 401)
+
+
+async def test_a_nul_character_is_refused_naming_the_field(api: Api, world: World) -> None:
+    for query, field in (("seller_kind=uni%00versity", "seller_kind"), ("currency=CN%00", "currency")):
+        doc = await problem(await api.get(f"/v1/statistics/contract-value?{query}", "regulator"), 422)
+        assert doc["errors"][0]["field"] == field, doc
