@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import defaultdict
 
@@ -198,7 +199,7 @@ async def test_tailing_reader_sees_every_event_once_under_16_writers(fresh_dsn: 
     """
     stores = [await EventStore.connect(fresh_dsn, min_size=1, max_size=4) for _ in range(4)]
     reader_store = await EventStore.connect(fresh_dsn, min_size=1, max_size=2)
-    stop, finished = asyncio.Event(), asyncio.Event()
+    stop = asyncio.Event()
     written: dict[uuid.UUID, int] = defaultdict(int)
 
     async def writer(n: int) -> None:
@@ -216,16 +217,23 @@ async def test_tailing_reader_sees_every_event_once_under_16_writers(fresh_dsn: 
     async def tail() -> None:
         async for page in reader_store.follow(0, batch=500, poll_interval=0.2):
             seen.extend((e.position, e.stream_id, e.version) for e in page)
-            if finished.is_set() and seen and seen[-1][0] == await reader_store.head():
-                return
 
     reader = asyncio.create_task(tail())
     writers = [asyncio.create_task(writer(n)) for n in range(16)]
     await asyncio.sleep(3.0)
     stop.set()
     await asyncio.gather(*writers)
-    finished.set()
-    await asyncio.wait_for(reader, 30)
+    # The reader may already be waiting for more when the writers stop: wait (bounded) until it
+    # has seen the head, then stop it.
+    head = await reader_store.head()
+    deadline = asyncio.get_running_loop().time() + 60
+    while not seen or seen[-1][0] < head:
+        assert asyncio.get_running_loop().time() < deadline, f"the reader stopped at {seen[-1:]} of {head}"
+        assert not reader.done(), reader
+        await asyncio.sleep(0.05)
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
     total = sum(written.values())
     assert total > 1000
     assert [p for p, _, _ in seen] == list(range(1, total + 1))  # every position once, in order
