@@ -25,7 +25,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from domain.errors import DomainError
+from domain.errors import RULES, DomainError
+from domain.inputs import LIST_LENGTH
 from ledger.bus import IdempotencyKeyReused
 from ledger.connectivity import is_connection_failure
 from ledger.repository import AggregateNotFound
@@ -137,13 +138,23 @@ def field_path(loc: Sequence[int | str]) -> str:
     return out
 
 
+_PYDANTIC_TO_RULE = {"too_long": LIST_LENGTH.name}
+
+
+def _validation_rule(error_type: str) -> str:
+    """An input rule's own name (domain/inputs.py raises errors typed by it), else ``validation.<type>``."""
+    if error_type in RULES:
+        return error_type
+    return _PYDANTIC_TO_RULE.get(error_type, f"validation.{error_type}")
+
+
 def validation_errors(exc: ValidationError, where: str | None = None) -> list[dict[str, Any]]:
     """pydantic errors as ``{field, rule, detail}`` entries; never echoes the input."""
     entries: list[dict[str, Any]] = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
         entry: dict[str, Any] = {
             "field": field_path(err["loc"]),
-            "rule": f"validation.{err['type']}",
+            "rule": _validation_rule(err["type"]),
             "detail": err["msg"],
         }
         if where:

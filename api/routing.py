@@ -70,6 +70,7 @@ from api.problems import (
 )
 from api.response_cache import RESPONSE_CACHE, cacheable, request_key
 from api.state import LEDGER
+from domain.inputs import DATE_IN_RANGE, check_date_range
 from ledger.bootstrap import Ledger
 from ledger.store import ConcurrencyConflict
 from ledger.tokens import Principal, Role
@@ -591,10 +592,11 @@ def _walk(value: Any, raw: Any, loc: tuple[int | str, ...], found: list[dict[str
             form = "YYYY-MM-DDThh:mm:ss with a UTC offset" if isinstance(value, datetime) else "YYYY-MM-DD"
             found.append({"field": field_path(loc), "rule": "validation.iso_date",
                           "detail": f"a date is an ISO 8601 string, {form}", "in": where})
-        elif value.year in (1, 9999) and not date.min < _day(value) < date.max:
-            # The database driver reads the first and last day as -infinity and infinity.
-            found.append({"field": field_path(loc), "rule": "validation.date_range",
-                          "detail": "a date lies between 0001-01-02 and 9999-12-30", "in": where})
+        elif not check_date_range(_day(value)):
+            # One documented range for every date of a request (domain/inputs.py); it also keeps
+            # away the first and last days, which the database driver reads as ±infinity.
+            found.append({"field": field_path(loc), "rule": DATE_IN_RANGE.name,
+                          "detail": DATE_IN_RANGE.meaning, "in": where})
     elif isinstance(value, int) and not isinstance(value, bool):
         if not INT64_MIN <= value <= INT64_MAX:
             found.append({"field": field_path(loc), "rule": "validation.int64_range",
@@ -678,7 +680,8 @@ async def _read_body(
     if not raw.strip():
         raise bad_request("body-required", "this route needs a JSON body")
     try:
-        value = model.model_validate_json(raw)
+        # Strict: a JSON string is never read as a number or a boolean, a float never as an integer.
+        value = model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         details = exc.errors(include_url=False, include_input=False, include_context=False)
         malformed = [e for e in details if e["type"] == "json_invalid"]

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Annotated
 from uuid import UUID
 
 from domain.enums import ContractKind, LicenceType
 from domain.errors import require, rule
+from domain.inputs import CurrencyCode, Fen, Label, Name, OfficialNumber, Title, items
 from domain.money import DEFAULT_CURRENCY
 from domain.payment_terms import MILESTONE_NAMES_UNIQUE, PaymentTerms, check_payment_terms
 from domain.serialisable import value_object
@@ -115,7 +117,7 @@ class LicenceTerms:
 
     licence_type: LicenceType = LicenceType.non_exclusive
     sublicensable: bool = False
-    territory: str = "CN"
+    territory: Label = "CN"
     term_start: date | None = None
     term_end: date | None = None
 
@@ -124,13 +126,13 @@ class LicenceTerms:
 @dataclass(frozen=True)
 class ContractTerms:
     kind: ContractKind
-    title: str
-    seller_ids: tuple[UUID, ...]
+    title: Title
+    seller_ids: Annotated[tuple[UUID, ...], items(20)]
     buyer_id: UUID
-    achievement_ids: tuple[UUID, ...] = ()
-    contract_value_fen: int = 0
-    transaction_value_fen: int = 0
-    currency: str = DEFAULT_CURRENCY
+    achievement_ids: Annotated[tuple[UUID, ...], items(100)] = ()
+    contract_value_fen: Fen = 0
+    transaction_value_fen: Fen = 0
+    currency: CurrencyCode = DEFAULT_CURRENCY
     agreed_price: bool = False  # price agreed, not set by listing or auction: public notice applies
     payment_terms: PaymentTerms = field(default_factory=PaymentTerms)
     licence: LicenceTerms | None = None
@@ -148,10 +150,10 @@ class ContractTerms:
 class Registration:
     """认定登记: the registry's approval, or a correction (补正) replacing it."""
 
-    registry: str
-    registration_number: str
+    registry: Name
+    registration_number: OfficialNumber
     approved_category: ContractKind
-    approved_transaction_value_fen: int
+    approved_transaction_value_fen: Fen
     registered_on: date
 
 

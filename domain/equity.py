@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
@@ -29,6 +30,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.contract_terms import CURRENCY_CODE_VALID
 from domain.enums import ValuationMethod
 from domain.errors import require, rule
+from domain.inputs import Fen, Label, Name, Note, items
 from domain.money import DEFAULT_CURRENCY
 from domain.serialisable import value_object
 
@@ -117,8 +119,8 @@ def is_valid_uscc(code: str) -> bool:
 @value_object
 @dataclass(frozen=True)
 class Company:
-    name: str
-    unified_social_credit_code: str
+    name: Name
+    unified_social_credit_code: Label
 
 
 @value_object
@@ -126,9 +128,9 @@ class Company:
 class EquityValuation:
     """The valuation the contribution used (评估作价); ``assessor`` None only for an agreed price."""
 
-    amount_fen: int
+    amount_fen: Fen
     method: ValuationMethod
-    assessor: str | None
+    assessor: Name | None
     valued_on: date
 
 
@@ -137,8 +139,8 @@ class EquityValuation:
 class DecisionRecord:
     """Who decided, on what basis, when (尽职免责 needs this on file)."""
 
-    decision_makers: tuple[str, ...]
-    basis: str
+    decision_makers: Annotated[tuple[Name, ...], items(50)]
+    basis: Note
     decided_on: date
 
 

@@ -35,3 +35,11 @@ IDEMPOTENCY_KEY_REUSE = rule(
     "first result and writes nothing; the same key with another payload is refused.",
     group=G,
 )
+PAYLOAD_STORABLE = rule(
+    "payload_storable",
+    "The store writes no event that the database or the read side cannot hold: no NUL character "
+    "(U+0000), no lone surrogate, no bytes that are not UTF-8, no integer outside the signed "
+    "64-bit range, no number that is not finite. The whole command is refused (HTTP 422) and nothing is "
+    "written, whichever command produced the event.",
+    group=G,
+)

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import Annotated
 
 from domain.errors import require, rule
+from domain.inputs import Days, Fen, Label, items
 from domain.money import split_largest_remainder
 from domain.serialisable import domain_enum, value_object
 
@@ -110,9 +112,9 @@ class RateTiering(StrEnum):
 class Installment:
     """One scheduled payment: on ``due_on``, or ``days_after_start`` days after payments start."""
 
-    amount_fen: int
+    amount_fen: Fen
     due_on: date | None = None
-    days_after_start: int = 0
+    days_after_start: Days = 0
 
 
 @value_object
@@ -125,7 +127,7 @@ class RoyaltyTier:
     year for base-amount tiering.
     """
 
-    threshold: int
+    threshold: Fen
     rate: Decimal
 
 
@@ -134,10 +136,10 @@ class RoyaltyTier:
 class RoyaltyTerms:
     base: RoyaltyBase
     tiering: RateTiering
-    tiers: tuple[RoyaltyTier, ...]
+    tiers: Annotated[tuple[RoyaltyTier, ...], items(50)]
     reporting_period: ReportingPeriod = ReportingPeriod.quarter
-    minimum_annual_fen: int = 0
-    days_to_pay: int = 30  # after the end of the reported period
+    minimum_annual_fen: Fen = 0
+    days_to_pay: Days = 30  # after the end of the reported period
 
     @classmethod
     def fixed_rate(
@@ -163,9 +165,9 @@ class RoyaltyTerms:
 class Milestone:
     """A payment that falls due ``days_to_pay`` days after the named milestone is reached."""
 
-    name: str
-    amount_fen: int
-    days_to_pay: int = 0
+    name: Label
+    amount_fen: Fen
+    days_to_pay: Days = 0
 
 
 @value_object
@@ -177,11 +179,11 @@ class PaymentTerms:
     installment). The entry fee and milestone payments come on top of it.
     """
 
-    fixed_price_fen: int = 0
-    installments: tuple[Installment, ...] = ()
+    fixed_price_fen: Fen = 0
+    installments: Annotated[tuple[Installment, ...], items(120)] = ()
     entry_fee: Installment | None = None
     royalty: RoyaltyTerms | None = None
-    milestones: tuple[Milestone, ...] = ()
+    milestones: Annotated[tuple[Milestone, ...], items(50)] = ()
     payments_start_on: date | None = None
 
     @classmethod

@@ -16,8 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Annotated
 
 from domain.errors import require, rule
+from domain.inputs import Label, Note, items
 from domain.payment_terms import PaymentTerms
 from domain.serialisable import domain_enum, value_object
 
@@ -73,7 +75,7 @@ class UfplStage(StrEnum):
 class UfplTrigger:
     kind: TriggerKind
     on: date | None = None
-    milestone: str | None = None
+    milestone: Label | None = None
 
     @classmethod
     def on_date(cls, on: date) -> UfplTrigger:
@@ -91,9 +93,9 @@ class UfplTrigger:
 @value_object
 @dataclass(frozen=True)
 class UfplTerms:
-    trial_scope: str
+    trial_scope: Note
     trial_end_on: date
-    triggers: tuple[UfplTrigger, ...]
+    triggers: Annotated[tuple[UfplTrigger, ...], items(20)]
 
     @property
     def trigger_milestones(self) -> tuple[str, ...]:

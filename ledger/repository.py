@@ -31,6 +31,13 @@ class Repository:
 
     async def get(self, cls: type[A], aggregate_id: UUID, *, version: int | None = None) -> A:
         """The aggregate as of ``version`` (latest when ``None``)."""
+        aggregate = await self.load(aggregate_id, version=version)
+        if aggregate is None or not isinstance(aggregate, cls):
+            raise AggregateNotFound(cls.__name__, aggregate_id)
+        return aggregate
+
+    async def load(self, aggregate_id: UUID, *, version: int | None = None) -> Aggregate | None:
+        """The aggregate of whatever class the stream holds, or ``None`` when the stream is empty."""
         aggregate: Aggregate | None = None
         after = 0
         if self.snapshot_interval:
@@ -40,8 +47,6 @@ class Repository:
                 after = snapshot.originator_version
         for stored in await self.store.load(aggregate_id, after_version=after, up_to_version=version):
             aggregate = self.mapper.to_domain_event(stored).mutate(aggregate)  # type: ignore[attr-defined]
-        if aggregate is None or not isinstance(aggregate, cls):
-            raise AggregateNotFound(cls.__name__, aggregate_id)
         return aggregate
 
     def snapshot_due(self, aggregate: Aggregate, first_new_version: int) -> bool:

@@ -10,6 +10,16 @@ fsync for all of them, which is where the throughput comes from
 
 Each command gets a savepoint of its own when the fast path (one insert for
 the whole batch) fails, so a conflict fails only the command that caused it.
+
+Two guards keep the log sound whatever a command does:
+
+* ``append`` refuses an event whose state the database or the read side cannot
+  hold (rule ``payload_storable``, ``ledger/payload_guard.py``) before
+  anything is queued;
+* a commit may carry the versions of streams its command *read* (``reads``):
+  it then conflicts if any of them moved on, or came into being, since the
+  read, even one the command does not write. That is how a write stays based
+  on exactly the version an ``If-Match`` check compared (docs/api.md).
 """
 
 from __future__ import annotations
@@ -18,17 +28,19 @@ import asyncio
 import contextlib
 import hashlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from uuid import UUID
 
 import asyncpg
 import structlog
 from eventsourcing.persistence import StoredEvent
 
-from domain.ledger_rules import STREAM_VERSION_IS_CURRENT
+from domain.ledger_rules import PAYLOAD_STORABLE, STREAM_VERSION_IS_CURRENT
 from ledger import connectivity
+from ledger.payload_guard import check_state, check_text
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +74,32 @@ class ConcurrencyConflict(StoreError):
         )
 
 
+class UnstorablePayload(StoreError):
+    """Rule ``payload_storable``: an event holds what the database or the read side cannot hold.
+
+    Raised before anything of the command is queued, so nothing is written.
+    ``field`` is the path of the offending value inside the event's state
+    (empty when the state as a whole is at fault); ``reason`` never quotes it.
+    """
+
+    rule = PAYLOAD_STORABLE
+
+    def __init__(self, topic: str, field: str, reason: str, *, stream_id: UUID | None = None,
+                 version: int | None = None) -> None:
+        self.topic = topic
+        self.field = field
+        self.reason = reason
+        self.stream_id = stream_id
+        self.version = version
+        where = f" in {field}" if field else ""
+        super().__init__(f"event {topic} cannot be stored: {reason}{where}")
+
+    @property
+    def event_name(self) -> str:
+        """The event's class name (``Institution.Renamed``), without its module."""
+        return self.topic.rpartition(":")[2]
+
+
 class DuplicateKey(StoreError):
     """A side write hit a unique constraint other than the stream version (e.g. an
     idempotency key recorded concurrently). ``constraint`` names it."""
@@ -89,6 +127,16 @@ class Commit:
 
     events: Sequence[StoredEvent]
     side_writes: Sequence[SideWrite] = ()
+    reads: Mapping[UUID, int] = field(default_factory=lambda: _NO_READS)
+    """Streams the command read, with the version each had (0: it did not exist).
+
+    The commit conflicts (``ConcurrencyConflict``) unless each is still at that
+    version when the command's turn comes in the flush; a stream the command
+    also writes must be at the version its first new event follows.
+    """
+
+
+_NO_READS: Mapping[UUID, int] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -237,6 +285,8 @@ class EventStore:
         """
         if self._closed:
             raise StoreError("the event store is closed")
+        for event in commit.events:
+            refuse_unstorable(event)
         future: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(commit, future))
         self._wakeup.set()
@@ -305,6 +355,8 @@ class EventStore:
 
     async def _write_all(self, conn: asyncpg.Connection, chain: _Chain, commits: list[Commit]) -> list[tuple[int, ...]]:
         """One insert for every event of ``commits``, then their side writes in order."""
+        if any(c.reads for c in commits):
+            await _check_reads(conn, commits)
         start = len(chain.rows)
         per_command = [chain.extend(c.events) for c in commits]
         try:
@@ -456,6 +508,45 @@ class EventStore:
                 "UPDATE tracking SET position = $2, updated_at = now() WHERE subscriber = $1",
                 subscriber, to_position,
             )
+
+
+def refuse_unstorable(event: StoredEvent) -> None:
+    """Raise ``UnstorablePayload`` if the event's topic or state cannot be stored (rule ``payload_storable``)."""
+    finding = check_state(event.state)
+    if finding is None:
+        reason = check_text(event.topic)
+        if reason is None:
+            return
+        field_, why = "", f"its topic: {reason}"
+    else:
+        field_, why = finding.field, finding.reason
+    raise UnstorablePayload(event.topic, field_, why, stream_id=stream_uuid(event),
+                            version=event.originator_version)
+
+
+async def _check_reads(conn: asyncpg.Connection, commits: Sequence[Commit]) -> None:
+    """Raise ``ConcurrencyConflict`` if a stream a command read moved on since it read it.
+
+    Runs inside the flush transaction, which holds the ``log_head`` lock: every
+    other writer's commit is either visible or waiting. Within a batch (one
+    insert for all its commands, after this check), a command also sees the
+    events of the commands queued before it, which come earlier in the log.
+    """
+    ids = list({stream_id for c in commits for stream_id in c.reads})
+    rows = await conn.fetch(
+        "SELECT stream_id, max(version) AS v FROM events WHERE stream_id = ANY($1::uuid[]) "
+        "GROUP BY stream_id",
+        ids,
+    )
+    current: dict[UUID, int] = {r["stream_id"]: r["v"] for r in rows}
+    for commit in commits:
+        for stream_id, version in commit.reads.items():
+            actual = current.get(stream_id, 0)
+            if actual != version:
+                raise ConcurrencyConflict(stream_id, version, actual)
+        for event in commit.events:
+            stream_id = stream_uuid(event)
+            current[stream_id] = max(current.get(stream_id, 0), event.originator_version)
 
 
 def _is_closed(conn: asyncpg.Connection) -> bool:

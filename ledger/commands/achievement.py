@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from typing import Annotated
 from uuid import UUID
 
 from domain.achievement import Achievement
@@ -17,6 +17,18 @@ from domain.enums import (
     ValuationMethod,
 )
 from domain.errors import require
+from domain.inputs import (
+    CurrencyCode,
+    Fen,
+    Identifier,
+    Label,
+    Name,
+    Note,
+    OfficialNumber,
+    Percent,
+    Title,
+    items,
+)
 from domain.institution import Institution
 from domain.ledger_rules import REFERENCED_RECORD_EXISTS
 from domain.money import DEFAULT_CURRENCY
@@ -34,23 +46,23 @@ from ledger.unit_of_work import UnitOfWork
 
 class OwnerIn(Command):
     institution_id: UUID
-    share: Decimal
+    share: Percent
 
 
 class InventorIn(Command):
-    name: str
-    share: Decimal
-    person_id: str | None = None
+    name: Name
+    share: Percent
+    person_id: Identifier | None = None
 
 
 class RegisterAchievement(Command):
-    title: str
+    title: Title
     ip_type: IpType
     technology_field: TechnologyField
-    owners: list[OwnerIn]
-    inventors: list[InventorIn]
+    owners: Annotated[list[OwnerIn], items(50)]
+    inventors: Annotated[list[InventorIn], items(100)]
     registered_on: date
-    official_number: str | None = None
+    official_number: OfficialNumber | None = None
     granted_on: date | None = None
     service_achievement: bool = True
     state_funded: bool = False
@@ -63,12 +75,12 @@ class AchievementCommand(Command):
 
 class RecordPatentGrant(AchievementCommand):
     granted_on: date
-    number: str
+    number: OfficialNumber
 
 
 class RecordLapse(AchievementCommand):
     on: date
-    reason: str
+    reason: Note
 
 
 class EnterSeparateRegister(AchievementCommand):
@@ -77,32 +89,32 @@ class EnterSeparateRegister(AchievementCommand):
 
 class ExitSeparateRegister(AchievementCommand):
     on: date
-    reason: str
+    reason: Note
 
 
 class GrantRights(AchievementCommand):
     kind: RightsGrantKind
     granted_on: date
-    inventor_shares: list[Decimal] = []
-    retained_share: Decimal | None = None
+    inventor_shares: Annotated[list[Percent], items(100)] = []
+    retained_share: Percent | None = None
     use_right_start: date | None = None
     use_right_end: date | None = None
 
 
 class RecordValuation(AchievementCommand):
     method: ValuationMethod
-    amount_fen: int
+    amount_fen: Fen
     valued_on: date
-    assessor: str | None = None
-    currency: str = DEFAULT_CURRENCY
+    assessor: Name | None = None
+    currency: CurrencyCode = DEFAULT_CURRENCY
 
 
 class ListOnExchange(AchievementCommand):
     exchange_id: UUID
-    listing_number: str
+    listing_number: OfficialNumber
     listed_on: date
-    asking_price_fen: int | None = None
-    currency: str = DEFAULT_CURRENCY
+    asking_price_fen: Fen | None = None
+    currency: CurrencyCode = DEFAULT_CURRENCY
 
 
 class Delist(AchievementCommand):
@@ -111,24 +123,24 @@ class Delist(AchievementCommand):
 
 
 class RecordProofOfConcept(AchievementCommand):
-    funder: str
-    amount_fen: int
-    stage: str
+    funder: Name
+    amount_fen: Fen
+    stage: Label
     funded_on: date
-    outcome: str | None = None
-    currency: str = DEFAULT_CURRENCY
+    outcome: Note | None = None
+    currency: CurrencyCode = DEFAULT_CURRENCY
 
 
 class PublishNotice(AchievementCommand):
     starts_on: date
     ends_on: date
-    agreed_price_fen: int
-    currency: str = DEFAULT_CURRENCY
+    agreed_price_fen: Fen
+    currency: CurrencyCode = DEFAULT_CURRENCY
 
 
 class RecordObjection(AchievementCommand):
-    objector: str
-    reason: str
+    objector: Name
+    reason: Note
     raised_on: date
 
 

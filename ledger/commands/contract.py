@@ -10,11 +10,13 @@ transaction → the projections turn it into "cash received" statistics.
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 from uuid import UUID
 
 from domain.achievement import Achievement
 from domain.contract import TechnologyContract
 from domain.contract_terms import ContractTerms, Registration
+from domain.inputs import ContractYear, DueItemRef, Fen, Identifier, Label, Name, Note, items
 from domain.institution import Institution
 from domain.payment_terms import PaymentTerms
 from domain.services import ContractEnd, end_contract
@@ -50,7 +52,7 @@ class RegisterContract(ContractCommand):
 class CorrectRegistration(ContractCommand):
     registration: Registration
     corrected_on: date
-    reason: str
+    reason: Note
 
 
 class TakeEffect(ContractCommand):
@@ -60,66 +62,66 @@ class TakeEffect(ContractCommand):
 class EndContract(ContractCommand):
     end: ContractEnd
     on: date
-    reason: str = ""
+    reason: Note = ""
 
 
 class ReportRoyalty(ContractCommand):
     period_start: date
     period_end: date
-    base_fen: int
+    base_fen: Fen
     reported_on: date
 
 
 class TopUpMinimumRoyalty(ContractCommand):
-    contract_year: int
+    contract_year: ContractYear
     on: date
 
 
 class ReachMilestone(ContractCommand):
-    name: str
+    name: Label
     on: date
 
 
 class RecordPayment(ContractCommand):
-    payment_id: str
-    amount_fen: int
+    payment_id: Identifier
+    amount_fen: Fen
     received_on: date
-    due_item_id: str | None = None
+    due_item_id: DueItemRef | None = None
     overpayment: Overpayment = Overpayment.reject
-    payer: str | None = None
+    payer: Name | None = None
 
 
 class ApplyCredit(ContractCommand):
-    credit_id: str
+    credit_id: Identifier
     on: date
-    due_item_id: str | None = None
+    due_item_id: DueItemRef | None = None
 
 
 class RefundCredit(ContractCommand):
-    credit_id: str
-    amount_fen: int
+    credit_id: Identifier
+    amount_fen: Fen
     on: date
-    reference: str
+    reference: Identifier
 
 
 class DeferDueItems(ContractCommand):
-    new_due_dates: dict[str, date]
-    approver: str
-    reason: str
+    new_due_dates: Annotated[dict[DueItemRef, date], items()]
+    approver: Name
+    reason: Note
     decided_on: date
 
 
 class WriteOff(ContractCommand):
-    due_item_id: str
-    approver: str
-    reason: str
+    due_item_id: DueItemRef
+    approver: Name
+    reason: Note
     on: date
 
 
 class ReportLicenseeRevenue(ContractCommand):
     period_start: date
     period_end: date
-    revenue_fen: int
+    revenue_fen: Fen
     reported_on: date
 
 
@@ -134,21 +136,21 @@ class ConvertToPaid(ContractCommand):
 
 class RecordDefault(ContractCommand):
     on: date
-    description: str
+    description: Note
 
 
 class RecordCreditReport(ContractCommand):
-    agency: str
+    agency: Name
     reported_on: date
-    content_ref: str
+    content_ref: Identifier
 
 
 class RecordInsuranceCompensation(ContractCommand):
-    claim_id: str
-    insurer: str
-    amount_fen: int
+    claim_id: Identifier
+    insurer: Name
+    amount_fen: Fen
     paid_on: date
-    due_item_id: str | None = None
+    due_item_id: DueItemRef | None = None
 
 
 async def _parties_exist(uow: UnitOfWork, terms: ContractTerms) -> None:

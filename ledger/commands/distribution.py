@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
 from domain.achievement import Achievement
@@ -24,6 +24,18 @@ from domain.enums import InstitutionKind
 from domain.equity import EquityHolding
 from domain.errors import DomainError, require
 from domain.income import IncomeBook
+from domain.inputs import (
+    CalendarYear,
+    Fen,
+    Identifier,
+    Label,
+    LineKey,
+    Name,
+    Note,
+    Percent,
+    Years,
+    items,
+)
 from domain.institution import Institution
 from domain.ledger_rules import REFERENCED_RECORD_EXISTS
 from domain.money import split_largest_remainder
@@ -42,48 +54,48 @@ PUBLIC_RESEARCH = (InstitutionKind.university, InstitutionKind.research_institut
 
 class AdoptDistributionPolicy(Command):
     institution_id: UUID
-    version_label: str
+    version_label: Label
     effective_from: date
-    cash_split: dict[str, Decimal]
-    equity_split: dict[str, Decimal]
-    tiers: list[tuple[int, dict[str, Decimal]]] = []
-    inventor_overrides: dict[str, Decimal] | None = None
-    self_implementation_percent: Decimal | None = None
-    self_implementation_years: int | None = None
+    cash_split: Annotated[dict[Label, Percent], items(20)]
+    equity_split: Annotated[dict[Label, Percent], items(20)]
+    tiers: Annotated[list[tuple[Fen, Annotated[dict[Label, Percent], items(20)]]], items(20)] = []
+    inventor_overrides: Annotated[dict[Name, Percent], items(100)] | None = None
+    self_implementation_percent: Percent | None = None
+    self_implementation_years: Years | None = None
 
 
 class RecordDeduction(Command):
     """A cost against a contract (taxes, negotiation, agency) or an achievement (patent fees)."""
 
     subject_id: UUID
-    reference: str
+    reference: Identifier
     category: DeductionCategory
     institution_id: UUID | None = None
     """Whose cost it is; by default the contract's lead seller or the achievement's first owner."""
-    amount_fen: int
+    amount_fen: Fen
     incurred_on: date
-    description: str
+    description: Note
 
 
 class AllocateReceipt(Command):
     contract_id: UUID
-    receipt_id: str
+    receipt_id: Identifier
 
 
 class PayAward(Command):
     distribution_id: UUID
-    key: str
-    amount_fen: int
+    key: LineKey
+    amount_fen: Fen
     paid_on: date
-    payment_id: str
+    payment_id: Identifier
 
 
 class PublishAwardNotice(Command):
     distribution_id: UUID
-    notice_id: str
+    notice_id: Identifier
     starts_on: date
     ends_on: date
-    recipients: list[str] | None = None
+    recipients: Annotated[list[Name], items(100)] | None = None
 
 
 @handler(AdoptDistributionPolicy)
@@ -208,7 +220,7 @@ class AllocateSelfImplementationAward(Command):
     """Award the inventors a share of a year's operating profit from self-implementation."""
 
     self_implementation_id: UUID
-    year: int
+    year: CalendarYear
     allocated_on: date
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from domain.achievement import Achievement
 from domain.contract import TechnologyContract
 from domain.equity import Company, DecisionRecord, EquityHolding, EquityValuation
+from domain.inputs import CalendarYear, Fen, Identifier, Name, Note, Shares
 from domain.institution import Institution
 from domain.self_implementation import SelfImplementation
 from domain.services import open_equity_holding, start_self_implementation
@@ -28,9 +29,9 @@ class RecordEquityContribution(Command):
     institution_id: UUID
     company: Company
     valuation: EquityValuation
-    registered_capital_fen: int
-    shares_received: int
-    total_shares: int
+    registered_capital_fen: Fen
+    shares_received: Shares
+    total_shares: Shares
     contributed_on: date
     id: UUID | None = None
 
@@ -40,38 +41,38 @@ class HoldingCommand(Command):
 
 
 class AwardShares(HoldingCommand):
-    inventor: str
-    shares: int
+    inventor: Name
+    shares: Shares
     awarded_on: date
 
 
 class ReceiveDividend(HoldingCommand):
-    dividend_id: str
-    amount_fen: int
+    dividend_id: Identifier
+    amount_fen: Fen
     received_on: date
 
 
 class RevalueHolding(HoldingCommand):
-    new_value_fen: int
+    new_value_fen: Fen
     decision: DecisionRecord
 
 
 class ImpairHolding(HoldingCommand):
-    amount_fen: int
+    amount_fen: Fen
     decision: DecisionRecord
 
 
 class RecordDilution(HoldingCommand):
-    new_total_shares: int
+    new_total_shares: Shares
     on: date
-    reason: str
+    reason: Note
 
 
 class SellShares(HoldingCommand):
-    sale_id: str
-    shares: int
-    proceeds_fen: int
-    buyer: str
+    sale_id: Identifier
+    shares: Shares
+    proceeds_fen: Fen
+    buyer: Name
     sold_on: date
 
 
@@ -88,21 +89,21 @@ class SelfImplementationCommand(Command):
 
 
 class ReportProfit(SelfImplementationCommand):
-    year: int
-    profit_fen: int
+    year: CalendarYear
+    profit_fen: Fen
     reported_on: date
 
 
 class CorrectProfit(SelfImplementationCommand):
-    year: int
-    profit_fen: int
+    year: CalendarYear
+    profit_fen: Fen
     corrected_on: date
-    reason: str
+    reason: Note
 
 
 class StopSelfImplementation(SelfImplementationCommand):
     on: date
-    reason: str
+    reason: Note
 
 
 @handler(RecordEquityContribution)

@@ -6,26 +6,27 @@ from datetime import date
 from uuid import UUID
 
 from domain.enums import EnterpriseSize, InstitutionKind, RulePackId
+from domain.inputs import Name, RegionCode
 from domain.institution import Institution
 from ledger.commands.base import Command, Result, handler, method_commands, written
 from ledger.unit_of_work import UnitOfWork
 
 
 class RegisterInstitution(Command):
-    name: str
+    name: Name
     kind: InstitutionKind
-    region: str
+    region: RegionCode
     registered_on: date
     public: bool = False
     size: EnterpriseSize | None = None
-    city: str | None = None
+    city: RegionCode | None = None
     rule_pack: RulePackId = RulePackId.national
     id: UUID | None = None
 
 
 class RenameInstitution(Command):
     institution_id: UUID
-    name: str
+    name: Name
 
 
 class ChangeRulePack(Command):

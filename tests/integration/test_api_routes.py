@@ -377,7 +377,7 @@ async def test_validation_errors_name_body_fields(api: Api, world: World) -> Non
     body = {"payment_id": "V-1", "amount_fen": "lots", "overpayment": "keep", "contract_id": world["C"]}
     doc = await problem(await api.post(f"{c}/payments", body, who="owner"), 422)
     assert {(e["field"], e["rule"]) for e in doc["errors"]} == {
-        ("amount_fen", "validation.int_parsing"),
+        ("amount_fen", "money_whole_fen"),
         ("received_on", "validation.missing"),
         ("overpayment", "validation.enum"),
         ("contract_id", "validation.extra_forbidden"),  # the path names the contract, not the body
@@ -387,7 +387,7 @@ async def test_validation_errors_name_body_fields(api: Api, world: World) -> Non
     doc = await problem(await api.post("/v1/contracts", {"terms": terms}, who="owner"), 422)
     assert {(e["field"], e["rule"]) for e in doc["errors"]} == {
         ("terms.seller_ids[0]", "validation.uuid_parsing"),
-        ("terms.payment_terms.milestones[0].amount_fen", "validation.int_type"),
+        ("terms.payment_terms.milestones[0].amount_fen", "money_whole_fen"),
         ("drafted_on", "validation.missing"),
     }
     doc = await problem(await api.get("/v1/contracts/not-a-uuid?as_of=someday"), 422)
