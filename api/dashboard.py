@@ -13,6 +13,13 @@ as ``Authorization: Bearer``; the server hands out nothing but files here, so
 these routes are public and every figure keeps the API's role and tenancy
 checks.
 
+A stopped projection is shown on every view: the page reads the public
+``/readyz`` with each load and shows a banner (``#projection-banner``, Chinese
+first and English beside it: 统计投影已停止 / Projection stopped) naming each
+stopped projection, the position its figures stay at, the event it stopped
+on and the error's class; a panel whose answer carries a ``stale`` member
+(api/staleness.py) says the position its figures reflect and the log head.
+
 Every dashboard response carries its own security headers, set on the
 response itself so that the app-wide defaults (which only fill in headers a
 response lacks) leave them alone: a Content-Security-Policy that allows
@@ -59,14 +66,24 @@ async def page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(INDEX, headers=_headers(CONTENT_TYPES[".html"], "no-store"))
 
 
-async def asset(request: web.Request) -> web.StreamResponse:
-    """A file under the dashboard folder; anything else (``..``, folders, unknown types) is 404."""
-    relative = request.match_info["path"]
+def _assets() -> dict[str, Path]:
     root = DASHBOARD_DIR.resolve()
-    target = (root / relative).resolve()
-    content_type = CONTENT_TYPES.get(target.suffix)
-    if content_type is None or not target.is_relative_to(root) or not target.is_file():
-        raise HTTPProblem(404, "not-found", "Not found", f"no dashboard file {relative[:200]!r}")
+    return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*"))
+            if p.is_file() and p.suffix in CONTENT_TYPES}
+
+
+ASSETS = _assets()
+"""The files served, by their path under the folder: a request is looked up here, never opened as a
+path, so no encoding, ``..``, NUL or odd character can reach the file system (404 for all of them)."""
+
+
+async def asset(request: web.Request) -> web.StreamResponse:
+    """A file of the dashboard folder, by its exact name; anything else is 404."""
+    relative = request.match_info["path"]
+    target = ASSETS.get(relative)
+    if target is None:
+        raise HTTPProblem(404, "not-found", "Not found", "no such dashboard file")
+    content_type = CONTENT_TYPES[target.suffix]
     # Revalidated on every load (ETag / Last-Modified), so an upgrade shows without a stale bundle.
     return web.FileResponse(target, headers=_headers(content_type, "no-cache"))
 

@@ -76,7 +76,8 @@ NUMBER_IN_RANGE = rule(
 )
 PERCENT_IN_RANGE = rule(
     "percent_in_range",
-    "A percentage or share is a finite decimal from 0 to 100 with at most 6 decimal places, never a boolean.",
+    "A percentage or share is a finite decimal from 0 to 100 with at most 6 decimal places, and a rate "
+    "one from 0 to 1 with at most 8; a number or a decimal string, never a boolean.",
     group=G,
 )
 TEXT_IS_STRING = rule("text_is_string", "Text is a JSON string.", group=G)
@@ -189,20 +190,31 @@ def _percent(value: Any) -> Any:
     return Decimal(repr(value) if isinstance(value, float) else str(value).strip())
 
 
-def _percent_range(value: Decimal) -> Decimal:
-    if not value.is_finite() or not 0 <= value <= 100:
-        raise refuse(PERCENT_IN_RANGE, "a percentage lies between 0 and 100")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -6:
-        raise refuse(PERCENT_IN_RANGE, "a percentage has at most 6 decimal places")
-    return value
+def _decimal_range(low: int, high: int, places: int) -> Callable[[Decimal], Decimal]:
+    def check(value: Decimal) -> Decimal:
+        if not value.is_finite() or not low <= value <= high:
+            raise refuse(PERCENT_IN_RANGE, f"lies between {low} and {high}")
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -places:
+            raise refuse(PERCENT_IN_RANGE, f"at most {places} decimal places")
+        return value
+
+    return check
 
 
-Percent = Annotated[
-    Decimal, BeforeValidator(_percent), AfterValidator(_percent_range),
-    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 100},
-                              {"type": "string", "pattern": r"^(100(\.0{1,6})?|\d{1,2}(\.\d{1,6})?)$"}]}),
-]
+def _decimal(low: int, high: int, places: int) -> Any:
+    whole = r"\d{1," + str(len(str(high))) + "}"
+    return Annotated[
+        Decimal, BeforeValidator(_percent), AfterValidator(_decimal_range(low, high, places)),
+        WithJsonSchema({"anyOf": [{"type": "number", "minimum": low, "maximum": high},
+                                  {"type": "string", "pattern": rf"^{whole}(\.\d{{1,{places}}})?$"}]}),
+    ]
+
+
+Percent = _decimal(0, 100, 6)
+"""A percentage or share, 0–100 (``70`` is 70%)."""
+Fraction = _decimal(0, 1, 8)
+"""A rate as a fraction, 0–1 (``0.05`` is 5%)."""
 
 
 # ---- text -----------------------------------------------------------------------------
@@ -254,6 +266,7 @@ Title = text(500, description="A title, one line, at most 500 characters.")
 Label = text(100, description="A short label (stage, outcome, version), one line, at most 100 characters.")
 Note = text(4000, multi_line=True, description="A reason, description or note; line breaks allowed; at most 4000 characters.")
 LineKey = text(220, description="A distribution line: a beneficiary, or `inventor:<name>`.")
+QueryText = text(1000, description="A query parameter: one line, at most 1000 characters.")
 DueItemRef = text(200, description="A due item of the contract, as the contract view names it (e.g. `installment-2`).")
 
 

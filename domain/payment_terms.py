@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from domain.errors import require, rule
-from domain.inputs import Days, Fen, Label, items
+from domain.inputs import Days, Fen, Fraction, Label, items
 from domain.money import split_largest_remainder
 from domain.serialisable import domain_enum, value_object
 
@@ -128,7 +128,7 @@ class RoyaltyTier:
     """
 
     threshold: Fen
-    rate: Decimal
+    rate: Fraction
 
 
 @value_object

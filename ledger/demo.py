@@ -101,12 +101,13 @@ class DemoLoader:
         """Allocate a receipt and pay the inventors' awards (all, or a first part)."""
         result = await self.run(dist.AllocateReceipt(contract_id=self.ids[key], receipt_id=receipt_id))
         distribution_id = UUID(result["id"])
-        for line_key, amount in sorted(result["lines"].items()):
+        # Award payment ids number the lines: an id a recorder types never carries a person's name.
+        for n, (line_key, amount) in enumerate(sorted(result["lines"].items()), start=1):
             if line_key.startswith("inventor:") and amount > 0:
                 part = amount if pay_share >= 1 else int(amount * 100 * pay_share) // 100
                 if part:
                     await self.run(dist.PayAward(distribution_id=distribution_id, key=line_key, amount_fen=part,
-                                                 paid_on=D(paid_on), payment_id=f"AW-{receipt_id}-{line_key}"))
+                                                 paid_on=D(paid_on), payment_id=f"AW-{receipt_id}-{n}"))
 
 
 TOTAL_COMMANDS_ESTIMATE = 180

@@ -4,7 +4,10 @@ Every figure is published with its statistical definition (统计口径: scope,
 date basis, status basis, formula), as DOMAIN.md requires, and every answer
 says which log position the projections had reached (``projection_position``
 and the ``X-Projection-Position`` header). ``min_position`` waits for the
-projections to include a write (``api/consistency.py``).
+projections to include a write (``api/consistency.py``). Each route declares
+the projections it reads (``@reads``; institution names come from the
+``contracts`` projection): an answer read from a stopped projection says so
+(``X-Projection-Stopped`` and a ``stale`` member, api/staleness.py).
 
 The SQL lives in the query functions of this module (``contract_value``),
 which read the ``ct_contracts`` table of the ``contracts`` projection
@@ -28,9 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.consistency import wait_for_projections
 from api.export_tables import contract_value_tables, figure_tables, report_tables
 from api.exports import CSV_TYPE, XLSX_TYPE, ExportFormat, download
+from api.redaction import figures_for, model_for
 from api.routes.common import MIN_POSITION
 from api.routing import Call, Reply, RouteRegistry
+from api.staleness import reads
 from api.tenancy import hidden
+from domain.inputs import QueryText
 from domain.institution import Institution
 from ledger.tokens import Role
 
@@ -168,13 +174,14 @@ async def contract_value(
 
 @routes.get("/v1/statistics/contracts", roles=READERS, query=ContractValueQuery,
             response=ContractValueStatistics, tags=TAGS, media_types=DOWNLOADS)
+@reads("contracts")
 async def get_contract_value(call: Call[None, ContractValueQuery]) -> Any:
     """Technology contract count and value (成交额, 技术交易额, 登记额) for a period, optionally grouped.
 
     `group_by=period` groups by year, quarter or month (`period`) of the date basis.
     """
     q = call.query
-    position = await wait_for_projections(call.app, q.min_position)
+    position = await wait_for_projections(call.request, q.min_position)
     try:
         rows = await contract_value(call.ledger.store.pool, period_from=q.period_from, period_to=q.period_to,
                                     basis=q.basis, group_by=q.group_by, period=q.period)
@@ -196,7 +203,7 @@ async def get_contract_value(call: Call[None, ContractValueQuery]) -> Any:
     if q.format is not ExportFormat.json:
         by = q.period if q.group_by is GroupBy.period else q.group_by.value
         definition = {**body.definition.model_dump(), "as_of_position": position}
-        return download(q.format, contract_value_tables(body.model_dump(mode="json")), definition,
+        return download(q.format, contract_value_tables(model_for(call.regulator, body)), definition,
                         _filename("contract-value", "" if by == "none" else f"by-{by}"), headers)
     return Reply(body, headers=headers)
 
@@ -220,11 +227,11 @@ def _dims(text: str | None) -> tuple[str, ...]:
 
 
 class TransferRateQuery(BaseModel):
-    formula: str = Field(default="transferred_over_registered",
+    formula: QueryText = Field(default="transferred_over_registered",
                          description="A registered formula: see GET /v1/statistics/transfer-rate/formulas.")
-    group_by: str | None = Field(default=None, description="Comma-separated: institution, region, field, "
+    group_by: QueryText | None = Field(default=None, description="Comma-separated: institution, region, field, "
                                  "ip_type, period.")
-    period: str = "year"
+    period: QueryText = "year"
     as_of: date | None = None
     date_from: date | None = None
     date_to: date | None = None
@@ -233,8 +240,8 @@ class TransferRateQuery(BaseModel):
 
 
 class FunnelQuery(BaseModel):
-    group_by: str | None = Field(default=None, description="Comma-separated dimensions, e.g. period,region.")
-    period: str = "year"
+    group_by: QueryText | None = Field(default=None, description="Comma-separated dimensions, e.g. period,region.")
+    period: QueryText = "year"
     date_from: date | None = None
     date_to: date | None = None
     format: ExportFormat = FORMAT
@@ -243,17 +250,17 @@ class FunnelQuery(BaseModel):
 
 class ReceivablesQuery(BaseModel):
     as_of: date
-    group_by: str = Field(default="institution", description="Comma-separated: institution, contract, buyer, "
+    group_by: QueryText = Field(default="institution", description="Comma-separated: institution, contract, buyer, "
                           "contract_kind, bucket.")
-    institution_id: str | None = None
+    institution_id: QueryText | None = None
     format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
 
 
 class AuditQuery(BaseModel):
     as_of: date
-    group_by: str = Field(default="institution", description="institution, contract or inventor.")
-    institution_id: str | None = Field(default=None, description="An institution's token reads its own "
+    group_by: QueryText = Field(default="institution", description="institution, contract or inventor.")
+    institution_id: QueryText | None = Field(default=None, description="An institution's token reads its own "
                                        "audit only (the default for it; another institution's is 404).")
     date_from: date | None = None
     date_to: date | None = None
@@ -265,7 +272,7 @@ class AuditQuery(BaseModel):
 
 class ReportQuery(BaseModel):
     year: int = Field(ge=1980, le=2100)
-    institution_id: str | None = Field(default=None, description="An institution's token reads its own "
+    institution_id: QueryText | None = Field(default=None, description="An institution's token reads its own "
                                        "reports only (the default for it; another institution's is 404).")
     format: ExportFormat = Field(default=ExportFormat.json, description="`json`, `csv` (one line per figure) "
                                  "or `xlsx` (one sheet per section, amounts as numbers in yuan).")
@@ -314,7 +321,8 @@ async def _figures(call: Call[Any, Any], min_position: int | None, run: Any,
 
     The JSON answer gains ``institution_names`` (id → name of every
     institution it names); ``fmt`` csv or xlsx answers the figures' tables as a
-    download instead (``api/exports.py``).
+    download instead (``api/exports.py``), built from the figures as the caller
+    may see them (``api/redaction.py``; a report's own CSV is built so by ``run``).
     """
     from aiohttp import web
 
@@ -322,7 +330,7 @@ async def _figures(call: Call[Any, Any], min_position: int | None, run: Any,
     from projections.queries import StatisticsQueryError
     from projections.register import institution_names
 
-    position = await wait_for_projections(call.app, min_position)
+    position = await wait_for_projections(call.request, min_position)
     pool = call.ledger.store.pool
     try:
         result = await run(pool)
@@ -334,37 +342,39 @@ async def _figures(call: Call[Any, Any], min_position: int | None, run: Any,
             **headers, "Content-Disposition": f'attachment; filename="{filename or "ttledger-report"}.csv"'})
     if "report" in result:
         if fmt is ExportFormat.xlsx:
-            return download(fmt, report_tables(result), result.get("definition"), filename, headers)
+            shown = figures_for(call.regulator, result)
+            return download(fmt, report_tables(shown), shown.get("definition"), filename, headers)
         return Reply(Figures.model_validate(result), headers=headers)
     names = await institution_names(pool, _named_ids(result))
     if fmt is not ExportFormat.json:
-        return download(fmt, figure_tables(result, names, table), result.get("definition"), filename, headers)
+        shown = figures_for(call.regulator, result)
+        return download(fmt, figure_tables(shown, names, table), shown.get("definition"), filename, headers)
     return Reply(Figures.model_validate({**result, "institution_names": names}), headers=headers)
 
 
 class ContractValueFiguresQuery(BaseModel):
-    group_by: str | None = Field(default=None, description="Comma-separated, any of: period, kind, "
+    group_by: QueryText | None = Field(default=None, description="Comma-separated, any of: period, kind, "
                                  "licence_type, seller, seller_kind, seller_region, buyer, buyer_kind, "
                                  "buyer_size, buyer_region, field, ip_type, local.")
     period: Period = Field(default="year", description="With period in group_by: year, quarter or month.")
     date_basis: Basis = Field(default=Basis.signed, description="Which date puts a contract in a period.")
     date_from: date | None = None
     date_to: date | None = None
-    currency: str = Field(default="CNY", min_length=3, max_length=3)
+    currency: QueryText = Field(default="CNY", min_length=3, max_length=3)
     yoy: bool = Field(default=True, description="With period in group_by: year-on-year growth per row.")
-    kind: str | None = Field(default=None, description="Filter; comma-separated values, as every filter.")
-    licence_type: str | None = None
-    seller: str | None = Field(default=None, description="Institution id: any of a contract's sellers.")
-    seller_kind: str | None = None
-    seller_region: str | None = None
-    buyer: str | None = None
-    buyer_kind: str | None = None
-    buyer_size: str | None = None
-    buyer_region: str | None = None
-    field: str | None = None
-    ip_type: str | None = None
-    local: str | None = Field(default=None, description="true: buyer in the seller's region.")
-    exchange: str | None = Field(default=None, description="Exchange id: listed there when drafted.")
+    kind: QueryText | None = Field(default=None, description="Filter; comma-separated values, as every filter.")
+    licence_type: QueryText | None = None
+    seller: QueryText | None = Field(default=None, description="Institution id: any of a contract's sellers.")
+    seller_kind: QueryText | None = None
+    seller_region: QueryText | None = None
+    buyer: QueryText | None = None
+    buyer_kind: QueryText | None = None
+    buyer_size: QueryText | None = None
+    buyer_region: QueryText | None = None
+    field: QueryText | None = None
+    ip_type: QueryText | None = None
+    local: QueryText | None = Field(default=None, description="true: buyer in the seller's region.")
+    exchange: QueryText | None = Field(default=None, description="Exchange id: listed there when drafted.")
     format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
 
@@ -375,6 +385,7 @@ _CONTRACT_FILTERS = ("kind", "licence_type", "seller", "seller_kind", "seller_re
 
 @routes.get("/v1/statistics/contract-value", roles=READERS, query=ContractValueFiguresQuery, response=Figures,
             tags=TAGS, media_types=DOWNLOADS)
+@reads("contracts")
 async def get_contract_value_figures(call: Call[None, ContractValueFiguresQuery]) -> Any:
     """技术合同成交额 grouped by any dimensions, filtered by the same, with year-on-year growth.
 
@@ -396,6 +407,7 @@ async def get_contract_value_figures(call: Call[None, ContractValueFiguresQuery]
 
 @routes.get("/v1/statistics/transfer-rate", roles=READERS, query=TransferRateQuery, response=Figures, tags=TAGS,
             media_types=DOWNLOADS)
+@reads("transfer", "contracts")
 async def get_transfer_rate(call: Call[None, TransferRateQuery]) -> Any:
     """科技成果转化率 by a named, pluggable formula; every result names its formula."""
     from projections.queries import transfer_rate
@@ -409,6 +421,7 @@ async def get_transfer_rate(call: Call[None, TransferRateQuery]) -> Any:
 
 
 @routes.get("/v1/statistics/transfer-rate/formulas", roles=READERS, response=Figures, tags=TAGS)
+@reads()
 async def get_transfer_rate_formulas(call: Call[None, None]) -> Any:
     """The transfer-rate formulas the ledger knows, with numerator and denominator definitions."""
     from projections.queries import list_transfer_rate_formulas
@@ -418,6 +431,7 @@ async def get_transfer_rate_formulas(call: Call[None, None]) -> Any:
 
 @routes.get("/v1/statistics/ufpl-funnel", roles=READERS, query=FunnelQuery, response=Figures, tags=TAGS,
             media_types=DOWNLOADS)
+@reads("contracts")
 async def get_ufpl_funnel(call: Call[None, FunnelQuery]) -> Any:
     """先使用后付费 funnel: listed, trials, converted, returned, defaulted; revenue and compensation."""
     from projections.queries import ufpl_funnel
@@ -431,6 +445,7 @@ async def get_ufpl_funnel(call: Call[None, FunnelQuery]) -> Any:
 
 @routes.get("/v1/statistics/receivables", roles=READERS, query=ReceivablesQuery, response=Figures, tags=TAGS,
             media_types=DOWNLOADS)
+@reads("receivables", "contracts")
 async def get_receivables(call: Call[None, ReceivablesQuery]) -> Any:
     """Outstanding and overdue receivables by ageing bucket, as of a date."""
     from projections.queries import receivables
@@ -444,6 +459,7 @@ async def get_receivables(call: Call[None, ReceivablesQuery]) -> Any:
 
 @routes.get("/v1/statistics/distribution-audit", roles=OWN_READERS, query=AuditQuery, response=Figures,
             tags=TAGS, media_types=DOWNLOADS)
+@reads("distribution", "contracts")
 async def get_distribution_audit(call: Call[None, AuditQuery]) -> Any:
     """收益分配 audit: received, deducted, allocated, paid, floor breaches, 36-month deadlines.
 
@@ -463,6 +479,7 @@ async def get_distribution_audit(call: Call[None, AuditQuery]) -> Any:
 
 @routes.get("/v1/reports/annual", roles=OWN_READERS, query=ReportQuery, response=Figures, tags=TAGS,
             media_types=DOWNLOADS)
+@reads("contracts", "transfer", "distribution")
 async def get_annual_report(call: Call[None, ReportQuery]) -> Any:
     """The institution's annual transformation report (促进科技成果转化法 第21条), JSON, CSV or XLSX.
 
@@ -479,13 +496,14 @@ async def get_annual_report(call: Call[None, ReportQuery]) -> Any:
 
     async def run(db: Any) -> Any:
         report = await annual_report(db, institution_id=institution_id or "", year=q.year)
-        return annual_report_csv(report) if q.format is ExportFormat.csv else report
+        return annual_report_csv(figures_for(call.regulator, report)) if q.format is ExportFormat.csv else report
 
     return await _figures(call, q.min_position, run, q.format, _filename("annual-report", f"{q.year}-{institution_id[:8]}"))
 
 
 @routes.get("/v1/reports/autm", roles=OWN_READERS, query=ReportQuery, response=Figures, tags=TAGS,
             media_types=DOWNLOADS)
+@reads("contracts")
 async def get_autm_report(call: Call[None, ReportQuery]) -> Any:
     """AUTM-style summary: licences, income as running royalties / cashed-in equity / other, start-ups.
 
@@ -498,6 +516,6 @@ async def get_autm_report(call: Call[None, ReportQuery]) -> Any:
 
     async def run(db: Any) -> Any:
         report = await autm_report(db, year=q.year, institution_id=institution_id)
-        return autm_report_csv(report) if q.format is ExportFormat.csv else report
+        return autm_report_csv(figures_for(call.regulator, report)) if q.format is ExportFormat.csv else report
 
     return await _figures(call, q.min_position, run, q.format, _filename("autm-summary", f"{q.year}"))

@@ -319,9 +319,16 @@ async def test_dashboard_pages_and_their_security_headers(api: Api) -> None:
     page = await (await api.client.get("/dashboard")).text()
     assert "<script>" not in page and " style=" not in page  # nothing inline: the CSP would block it
     assert 'src="/dashboard/static/vendor/echarts/echarts.min.js"' in page and "http" not in page.split("<body")[1]
+    # Found by a hostile client: an encoded NUL made the path resolution raise (a 500, no leak).
     for bad in ("/dashboard/static/..%2f..%2fapp.py", "/dashboard/static/vendor/echarts/LICENSE",
-                "/dashboard/static/nothing.js", "/dashboard/static/vendor"):
+                "/dashboard/static/nothing.js", "/dashboard/static/vendor",
+                "/dashboard/static/..%2fdashboard%2fapp.js%00.js", "/dashboard/static/app.js%00",
+                "/dashboard/static/%2e%2e/%2e%2e/dashboard.py", "/dashboard/static/app.js%2f",
+                "/dashboard/static/%ff%fe.js", "/dashboard/static/" + "a/" * 300 + "x.js",
+                "/dashboard/static/./app.js", "/dashboard/static/vendor//echarts/echarts.min.js",
+                "/dashboard/static/APP.JS", "/dashboard/static/app.js%5c..%5c..%5capp.py"):
         response = await api.client.get(bad)
         assert response.status == 404, bad
+        assert response.headers["Content-Type"] == "application/problem+json", bad
     response = await api.client.get("/dashboard/", allow_redirects=False)
     assert (response.status, response.headers["Location"]) == (308, "/dashboard")
