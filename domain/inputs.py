@@ -248,9 +248,14 @@ def _string(value: Any) -> Any:
     return value
 
 
-def text(max_length: int, *, multi_line: bool = False, description: str = "") -> Any:
-    """A text kind: at most ``max_length`` characters after NFC and trimming."""
-    schema: dict[str, Any] = {"type": "string", "maxLength": max_length}
+def text(max_length: int, *, multi_line: bool = False, description: str = "", in_url: bool = False) -> Any:
+    """A text kind: at most ``max_length`` characters after NFC and trimming.
+
+    ``in_url``: a query parameter. Its limit is stated in the description only: as a
+    ``maxLength`` it invites clients (and fuzzers) to send longer ones, which the HTTP
+    server refuses as an over-long request line before the API can name the field.
+    """
+    schema: dict[str, Any] = {"type": "string"} if in_url else {"type": "string", "maxLength": max_length}
     if description:
         schema["description"] = description
     return Annotated[
@@ -266,7 +271,7 @@ Title = text(500, description="A title, one line, at most 500 characters.")
 Label = text(100, description="A short label (stage, outcome, version), one line, at most 100 characters.")
 Note = text(4000, multi_line=True, description="A reason, description or note; line breaks allowed; at most 4000 characters.")
 LineKey = text(220, description="A distribution line: a beneficiary, or `inventor:<name>`.")
-QueryText = text(1000, description="A query parameter: one line, at most 1000 characters.")
+QueryText = text(1000, in_url=True, description="One line, at most 1000 characters.")
 DueItemRef = text(200, description="A due item of the contract, as the contract view names it (e.g. `installment-2`).")
 
 

@@ -325,10 +325,10 @@ async def test_dashboard_pages_and_their_security_headers(api: Api) -> None:
                 "/dashboard/static/..%2fdashboard%2fapp.js%00.js", "/dashboard/static/app.js%00",
                 "/dashboard/static/%2e%2e/%2e%2e/dashboard.py", "/dashboard/static/app.js%2f",
                 "/dashboard/static/%ff%fe.js", "/dashboard/static/" + "a/" * 300 + "x.js",
-                "/dashboard/static/./app.js", "/dashboard/static/vendor//echarts/echarts.min.js",
+                "/dashboard/static/vendor//echarts/echarts.min.js",
                 "/dashboard/static/APP.JS", "/dashboard/static/app.js%5c..%5c..%5capp.py"):
         response = await api.client.get(bad)
         assert response.status == 404, bad
-        assert response.headers["Content-Type"] == "application/problem+json", bad
+        assert response.content_type == "application/problem+json", bad
     response = await api.client.get("/dashboard/", allow_redirects=False)
     assert (response.status, response.headers["Location"]) == (308, "/dashboard")
