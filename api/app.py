@@ -18,7 +18,7 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from api import dashboard, docs, middleware, security
+from api import dashboard, docs, middleware, security, staleness
 from api.auth import AUTH_LIMITER, FORWARDED_HOPS, TOKENS, FailureLimiter
 from api.consistency import projections_context
 from api.metrics import METRICS, Metrics, metrics_handler
@@ -50,9 +50,20 @@ class Health(BaseModel):
 
 class ProjectionStatus(BaseModel):
     name: str
-    position: int
-    failed_at: int | None = Field(default=None, description="The position it stopped at, if it failed.")
-    error: str | None = None
+    state: Literal["running", "stopped", "rebuilding"] = Field(
+        default="running",
+        description="`stopped`: it failed on an event and applies nothing until fixed and rebuilt; "
+        "`rebuilding`: another process rebuilds it (`ttledger rebuild`; a stopped one keeps its "
+        "`failed_at` until the rebuild gets past it).",
+    )
+    position: int = Field(description="The last log position it applied: what its tables reflect.")
+    lag: int = Field(default=0, description="log_head − position.")
+    failed_at: int | None = Field(default=None, description="The position of the event it stopped on.")
+    topic: str | None = Field(default=None, description="The kind of that event (never its content).")
+    error: str | None = Field(default=None, description="The error's class, e.g. `CharacterNotInRepertoireError`.")
+    message: str | None = Field(
+        default=None, description="The error's first line, shortened, quoted values blanked out."
+    )
 
 
 class Readiness(BaseModel):
@@ -64,6 +75,9 @@ class Readiness(BaseModel):
     )
     projection_lag: int | None = Field(
         default=None, description="log_head − projection_position: events not yet in the statistics."
+    )
+    projections_stopped: list[str] = Field(
+        default_factory=list, description="Names of the projections stopped on an event (see `projections`)."
     )
     projections: list[ProjectionStatus] = Field(default_factory=list)
 
@@ -86,8 +100,10 @@ async def readyz(call: Call[None, None]) -> Readiness:
     """Readiness: the database answers; how far the projections lag behind the log.
 
     503 (problem+json, with Retry-After) while the database does not answer. A
-    projection that stopped on an event is listed with its error but does not
-    make the server unready: writes and record reads still work.
+    projection that stopped on an event is listed (`state` `stopped`, the event's
+    position, topic, error class and a short message, never the event's
+    content) but does not make the server unready: writes, record reads and the
+    other projections go on (docs/reliability.md, "When a projection stops").
     """
     try:
         head = await call.ledger.store.head()
@@ -97,6 +113,7 @@ async def readyz(call: Call[None, None]) -> Readiness:
     if runner is None:
         return Readiness(log_head=head)
     failures = runner.failures()
+    rebuilding = runner.rebuilding()
     statuses = []
     for p in runner.projections:
         failed = failures.get(p.name)
@@ -104,11 +121,15 @@ async def readyz(call: Call[None, None]) -> Readiness:
             position = runner.position(p.name)
         except KeyError:  # not set up yet
             position = 0
-        statuses.append(ProjectionStatus(name=p.name, position=position,
-                                         failed_at=failed.position if failed else None,
-                                         error=repr(failed.cause)[:300] if failed else None))
+        state: Literal["running", "stopped", "rebuilding"] = (
+            "rebuilding" if p.name in rebuilding else "stopped" if failed else "running")
+        statuses.append(ProjectionStatus(
+            name=p.name, state=state, position=position, lag=max(0, head - position),
+            failed_at=failed.position if failed else None, topic=failed.topic if failed else None,
+            error=failed.error if failed else None, message=failed.message if failed else None))
     lowest = runner.lowest_position()
     return Readiness(log_head=head, projection_position=lowest, projection_lag=max(0, head - lowest),
+                     projections_stopped=[s.name for s in statuses if s.failed_at is not None],
                      projections=statuses)
 
 
@@ -186,6 +207,7 @@ def create_app(
     middleware.install(app)
     security.install(app)
     registry.install(app)
+    staleness.install(app, registry)
     app.router.add_get("/v1/openapi.json", openapi_json, name="openapi")
     docs.install(app)
     dashboard.install(app)

@@ -9,7 +9,11 @@ once what it reads includes position ``P``:
   written in the same transaction, so they include ``P`` as soon as the log
   head has reached it: the wait only matters for a position from the future;
 * statistics come from the projections, which follow the log a little
-  behind: the read waits until every projection has applied ``P``.
+  behind: the read waits until the projections it reads (its route's
+  ``@reads``, api/staleness.py; every projection for a route that declares
+  none) have applied ``P``. If one of them has stopped on an event before
+  ``P`` (docs/reliability.md), it cannot get there: the answer is the same
+  503 at once, naming the stopped projection (``stopped``).
 
 The wait is bounded (``TTLEDGER_READ_WAIT_TIMEOUT``, 5 s by default); past it
 the answer is ``503`` (``…/position-not-reached``) with ``Retry-After``, the
@@ -34,11 +38,13 @@ import structlog
 from aiohttp import web
 
 from api.problems import HTTPProblem
+from api.staleness import request_reads, stale_projections
 from api.state import API_SETTINGS, LEDGER, PROJECTIONS, ApiSettings
 
 log = structlog.get_logger(__name__)
 
 RETRY_AFTER_POSITION = 1
+RETRY_AFTER_STOPPED = 60
 POLL_SECONDS = 0.05
 
 
@@ -63,38 +69,69 @@ async def wait_for_log(app: web.Application, min_position: int | None) -> None:
         await asyncio.sleep(POLL_SECONDS)
 
 
-async def projection_position(app: web.Application) -> int:
-    """The lowest position every projection has applied (what statistics include)."""
+def _where(where: web.Application | web.Request) -> tuple[web.Application, tuple[str, ...] | None]:
+    """The app, and the projections the request's route reads (``None``: all of them)."""
+    if isinstance(where, web.Request):
+        return where.app, request_reads(where)
+    return where, None
+
+
+async def projection_position(where: web.Application | web.Request) -> int:
+    """The lowest position the projections a read uses have applied (what its figures include)."""
+    app, names = _where(where)
     runner = app.get(PROJECTIONS)
     if runner is not None:
-        return runner.lowest_position()
-    names = _projection_names()
-    if not names:
+        return runner.lowest_position(names)
+    chosen = list(names) if names is not None else _projection_names()
+    if not chosen:
         return 0
     value = await app[LEDGER].store.pool.fetchval(
         "SELECT coalesce(min(t.position), 0) FROM unnest($1::text[]) AS n(name) "
         "LEFT JOIN tracking t ON t.subscriber = n.name",
-        names,
+        chosen,
     )
     return int(value or 0)
 
 
-async def wait_for_projections(app: web.Application, min_position: int | None) -> int:
-    """Wait until the projections include ``min_position``; return the position they reached."""
+async def wait_for_projections(where: web.Application | web.Request, min_position: int | None) -> int:
+    """Wait until the projections a read uses include ``min_position``; return the position they reached.
+
+    Pass the request (``call.request``): the projections are then those its
+    route declares (``@reads``); with the app, every projection.
+    """
     if min_position is None:
-        return await projection_position(app)
+        return await projection_position(where)
+    app, names = _where(where)
     timeout = app[API_SETTINGS].read_wait_timeout
     runner = app.get(PROJECTIONS)
     if runner is not None:
-        if not await runner.wait_for(min_position, timeout):
-            raise not_reached(min_position, runner.lowest_position(), "projections")
-        return runner.lowest_position()
+        _refuse_if_stopped(runner, names, min_position)
+        if not await runner.wait_for(min_position, timeout, names):
+            _refuse_if_stopped(runner, names, min_position)  # it may have stopped meanwhile
+            raise not_reached(min_position, runner.lowest_position(names), "projections")
+        return runner.lowest_position(names)
     deadline = time.monotonic() + timeout
-    while (reached := await projection_position(app)) < min_position:
+    while (reached := await projection_position(where)) < min_position:
         if time.monotonic() >= deadline:
             raise not_reached(min_position, reached, "projections")
         await asyncio.sleep(POLL_SECONDS)
     return reached
+
+
+def _refuse_if_stopped(runner: Any, names: tuple[str, ...] | None, min_position: int) -> None:
+    """503 at once when a projection the read needs stopped before ``min_position``: no wait helps."""
+    chosen = names if names is not None else tuple(p.name for p in runner.projections)
+    stopped = [e for e in stale_projections(runner, chosen)
+               if e["state"] == "stopped" and e["position"] < min_position]
+    if not stopped:
+        return
+    shown = ", ".join(f"{e['projection']} (at position {e['position']}, {e['error']})" for e in stopped)
+    problem = not_reached(min_position, runner.lowest_position(names), "projections")
+    problem.detail = (f"position {min_position} cannot be reached until a stopped projection is fixed and "
+                      f"rebuilt: {shown}")
+    problem.headers["Retry-After"] = str(RETRY_AFTER_STOPPED)
+    problem.extensions["stopped"] = stopped
+    raise problem
 
 
 # ---- the in-process runner ----------------------------------------------------------

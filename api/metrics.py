@@ -13,6 +13,14 @@ as in the tests, do not collide):
   ``ttledger_projection_lag_events`` (gauge): log head minus the lowest
   projection position;
 * ``ttledger_projections_failed`` (gauge): projections stopped on an event;
+* ``ttledger_projection_stopped`` (gauge, by ``projection``): 1 while that
+  projection is stopped on an event, else 0 (alert on ``max(...) > 0``);
+* ``ttledger_projection_failed_position`` (gauge, by ``projection`` and
+  ``error``, the error's class): the position of the event it stopped on,
+  only while it is stopped; its ``ttledger_projection_position`` is the
+  position its tables reflect;
+* ``ttledger_projection_rebuilding`` (gauge, by ``projection``): 1 while
+  another process rebuilds it;
 * ``ttledger_tokens_cached`` (gauge): verified tokens held in memory.
 
 The log head and projection figures are read when ``/metrics`` is scraped.
@@ -69,10 +77,34 @@ class _LedgerCollector(Collector):
                 "Log head minus the lowest projection position (events not yet in statistics).",
                 value=max(0, self.head - runner.lowest_position()),
             )
+            failures = runner.failures()
+            rebuilding = runner.rebuilding()
             yield GaugeMetricFamily(
                 "ttledger_projections_failed", "Projections stopped on an event they could not apply.",
-                value=len(runner.failures()),
+                value=len(failures),
             )
+            stopped = GaugeMetricFamily(
+                "ttledger_projection_stopped",
+                "1 while the projection is stopped on an event it could not apply, else 0.",
+                labels=["projection"],
+            )
+            busy = GaugeMetricFamily(
+                "ttledger_projection_rebuilding", "1 while another process rebuilds the projection, else 0.",
+                labels=["projection"],
+            )
+            for p in runner.projections:
+                stopped.add_metric([p.name], 1 if p.name in failures else 0)
+                busy.add_metric([p.name], 1 if p.name in rebuilding else 0)
+            yield stopped
+            yield busy
+            failed_at = GaugeMetricFamily(
+                "ttledger_projection_failed_position",
+                "Log position of the event a stopped projection failed on, by error class.",
+                labels=["projection", "error"],
+            )
+            for name, failure in sorted(failures.items()):
+                failed_at.add_metric([name, failure.error], failure.position)
+            yield failed_at
         tokens = app.get(TOKENS)
         if tokens is not None:
             yield GaugeMetricFamily(

@@ -75,6 +75,8 @@ class ResponseCache:
         compute: Callable[[], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
         fresh = freshness(request.app)
+        # (While a projection is stopped its mark is negative, so a min_position read skips the cache
+        # and meets the handler's answer to it: wait, or 503 naming the stopped projection.)
         if fresh is None or (min_position is not None and min_position > min(fresh, default=0)):
             return await compute()
         etag = _etag(key, fresh)
@@ -131,14 +133,26 @@ def cacheable(method: str, path: str) -> bool:
 
 
 def freshness(app: web.Application) -> Freshness | None:
-    """The positions of every projection this process runs, or None without a runner."""
+    """The positions of every projection this process runs, or None without a runner.
+
+    A stopped projection (or one rebuilt elsewhere) adds a mark of its own, so
+    an answer kept before a projection stopped or resumed is never served
+    after it, nor validated by its ``ETag``. The staleness marks themselves
+    (api/staleness.py) are added to every answer as it leaves, kept or not.
+    """
     runner = app.get(PROJECTIONS)
     if runner is None:
         return None
     try:
-        return tuple(runner.position(p.name) for p in runner.projections)
+        positions = tuple(runner.position(p.name) for p in runner.projections)
     except KeyError:  # not set up yet
         return None
+    failures, rebuilding = runner.failures(), runner.rebuilding()
+    if not failures and not rebuilding:
+        return positions
+    marks = tuple(-failures[p.name].position if p.name in failures else -1 if p.name in rebuilding else 0
+                  for p in runner.projections)
+    return positions + marks
 
 
 def request_key(operation_id: str, role: Any, institution_id: Any, query: Any,

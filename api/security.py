@@ -49,7 +49,8 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, If-Match, Last-Event-ID, X-Request-Id"
 CORS_EXPOSE_HEADERS = (
-    "ETag, Location, Retry-After, X-Request-Id, WWW-Authenticate, X-Log-Position, X-Projection-Position"
+    "ETag, Location, Retry-After, X-Request-Id, WWW-Authenticate, X-Log-Position, X-Projection-Position, "
+    "X-Projection-Stopped, X-Projection-Rebuilding, X-Log-Head"
 )
 
 

@@ -166,7 +166,7 @@ async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     from projections.decoding import fast_mapper
     from projections.parallel import default_jobs
     from projections.registry import all_projections
-    from projections.runner import ProjectionRunner
+    from projections.runner import ProjectionRunner, RebuildInProgress
 
     known = [p.name for p in all_projections()]
     if args.name is not None and args.name not in known:
@@ -180,16 +180,24 @@ async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
         names = [args.name] if args.name else None
         progress = Progress(f"rebuild {args.name or 'all projections'}", unit="events")
         jobs = default_jobs() if args.jobs is None else max(1, args.jobs)
-        head = await runner.rebuild(names, progress=progress.update, jobs=jobs)
+        try:
+            head = await runner.rebuild(names, progress=progress.update, jobs=jobs)
+        except RebuildInProgress as busy:
+            print(f"ttledger rebuild: error: {busy}", file=sys.stderr)
+            return 1
         progress.update(head, head)
         progress.finish()
         failures = runner.failures()
         for failure in failures.values():
             print(f"ttledger rebuild: {failure}", file=sys.stderr)
+            print(f"ttledger rebuild: {failure.name} stops at position {failure.position} "
+                  f"({failure.error}) and stays stopped until the cause is fixed", file=sys.stderr)
         if failures:
             return 1
+        # A server following the log (ttledger serve, ttledger project) sees the rebuilt position
+        # within a few seconds and resumes a projection it had stopped (projections/runner.py).
         print(f"ttledger rebuild: {', '.join(names or [p.name for p in runner.projections])} "
-              f"rebuilt up to position {head}")
+              f"rebuilt up to position {head}; a running server resumes from there")
         return 0
     finally:
         await ledger.close()

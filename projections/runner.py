@@ -3,17 +3,29 @@
 Each projection applies a page of events and records its new position in one
 transaction (``EventStore.tracking``), so every event is applied exactly once
 (ARCHITECTURE.md decision 8). A projection that fails on an event stops at
-that event, with a log entry naming it; it never skips it. Rebuild drops a
-projection's tables and replays the log from the start.
+that event, with a log entry naming it; it never skips it, and the other
+projections go on. Rebuild drops a projection's tables and replays the log from
+the start.
+
+A stopped projection comes back by itself once it can go on: while following
+the log (``run_forever``) the runner looks at the tracked position of every
+projection it keeps off the log, every ``recheck_interval`` seconds. A
+projection rebuilt by another process (``ttledger rebuild NAME``, which holds
+an advisory lock while it replays) is resumed from the position that rebuild
+reached, once the rebuild is over and has gone past the failing event. While
+another process rebuilds a projection, this runner stays off it.
+docs/reliability.md ("When a projection stops") tells the whole story.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import gc
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
@@ -66,9 +78,80 @@ class Projection(Protocol):
 
 
 class ProjectionFailed(RuntimeError):
-    def __init__(self, name: str, position: int, topic: str, cause: BaseException) -> None:
+    """A projection stopped on the event at ``position``; it applied everything before it.
+
+    ``error`` (the exception's class name) and ``message`` (its first line, with
+    quoted text blanked out: it may quote the event's content) are what the API
+    shows; ``cause`` itself, which may hold personal data, goes to the log only.
+    """
+
+    def __init__(self, name: str, position: int, topic: str, cause: BaseException, *,
+                 error: str | None = None, message: str | None = None) -> None:
         self.name, self.position, self.topic, self.cause = name, position, topic, cause
+        self.error = error or type(cause).__name__
+        self.message = short_message(str(cause)) if message is None else message
         super().__init__(f"projection {name!r} failed at position {position} ({topic}): {cause!r}")
+
+    @classmethod
+    def reported(cls, name: str, position: int, topic: str, error: str) -> ProjectionFailed:
+        """From a worker process's report, ``repr(cause)`` (projections/parallel.py)."""
+        match = re.match(r"^([A-Za-z_][A-Za-z0-9_.]*)\((.*)$", error, re.DOTALL)  # the repr may be cut short
+        if match is None:
+            return cls(name, position, topic, RuntimeError(error), error="Exception", message=short_message(error))
+        text = match[2].removesuffix(")")
+        with contextlib.suppress(ValueError, SyntaxError):
+            literal = ast.literal_eval(text)  # Class('message'): the message itself
+            if isinstance(literal, str):
+                text = literal
+        return cls(name, position, topic, RuntimeError(error), error=match[1].rsplit(".", 1)[-1],
+                   message=short_message(text))
+
+
+_KEPT_QUOTE = re.compile(r"^['\"][A-Z0-9_]{2,12}['\"]$")  # an encoding or type name: "UTF8"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+MESSAGE_LENGTH = 160
+
+
+def short_message(text: str) -> str:
+    """The first line of an error's text, shortened, its quoted values replaced by ``'…'``.
+
+    Database and Python errors quote the value they choked on (``invalid input
+    syntax for type uuid: "…"``, ``KeyError: '…'``); that value comes from an
+    event and may be a person's name, so it never leaves the log. Everything
+    from the first quote mark to the last of its kind goes (an apostrophe
+    cannot unbalance it), but for a lone upper-case word such as ``"UTF8"``.
+    """
+    first = _CONTROL.sub(" ", text.strip().split("\n", 1)[0]).strip()
+    spans: list[tuple[int, int]] = []
+    for mark in "'\"":
+        start, end = first.find(mark), first.rfind(mark)
+        if start != -1:
+            spans.append((start, len(first) if end == start else end + 1))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    parts, at = [], 0
+    for start, end in merged:
+        quoted = first[start:end]
+        parts += [first[at:start], quoted if _KEPT_QUOTE.match(quoted) else "'…'"]
+        at = end
+    shown = ("".join(parts) + first[at:]).strip()
+    return shown if len(shown) <= MESSAGE_LENGTH else shown[: MESSAGE_LENGTH - 1] + "…"
+
+
+REBUILD_LOCK_CLASS = 0x74746C72
+"""First key of the advisory lock a rebuild holds per projection (the second is ``hashtext(name)``)."""
+
+
+class RebuildInProgress(RuntimeError):
+    """Another process is rebuilding this projection (it holds the rebuild lock)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"projection {name!r} is being rebuilt by another process; wait for it to finish")
 
 
 @dataclass
@@ -76,6 +159,12 @@ class _State:
     position: int = 0
     failed: ProjectionFailed | None = None
     applied: int = 0
+    rebuilding: bool = False
+    """Another process is rebuilding the projection: this runner stays off it meanwhile."""
+
+    @property
+    def live(self) -> bool:
+        return self.failed is None and not self.rebuilding
 
 
 @dataclass
@@ -85,9 +174,14 @@ class ProjectionRunner:
     projections: Sequence[Projection]
     page_size: int = 2000
     poll_interval: float = 1.0
+    recheck_interval: float = 2.0
+    """Seconds between looks at the tracked positions of projections kept off the log."""
     _states: dict[str, _State] = field(default_factory=dict)
     _advanced: asyncio.Condition = field(default_factory=asyncio.Condition)
     last_rebuild_workers: list[Any] = field(default_factory=list)
+    _following: bool = False
+    _rechecked: float = 0.0
+    _outages: int = 0
 
     def projection(self, name: str) -> Projection:
         for p in self.projections:
@@ -115,8 +209,13 @@ class ProjectionRunner:
                         continue
                     await p.create_tables(conn)
                     await _record_fingerprint(conn, p)
+        rebuilding = await self._rebuilding_elsewhere([p.name for p in self.projections])
         for p in self.projections:
-            self._states[p.name] = _State(position=await self.store.position_of(p.name))
+            self._states[p.name] = _State(position=await self.store.position_of(p.name),
+                                          rebuilding=p.name in rebuilding)
+        if rebuilding:
+            log.warning("projection_rebuilding_elsewhere", projections=sorted(rebuilding),
+                        action="kept off the log until that rebuild is over")
         if stale:
             log.warning("projection_schema_changed", projections=stale,
                         action="rebuilding from the log", log_head=await self.store.head())
@@ -125,12 +224,20 @@ class ProjectionRunner:
     def position(self, name: str) -> int:
         return self._states[name].position
 
-    def lowest_position(self) -> int:
-        live = [s.position for s in self._states.values()]
-        return min(live) if live else 0
+    def lowest_position(self, names: Iterable[str] | None = None) -> int:
+        """The lowest position of the named projections (all by default), stopped ones included."""
+        if names is None:
+            positions = [s.position for s in self._states.values()]
+        else:
+            positions = [self._states[n].position for n in names if n in self._states]
+        return min(positions) if positions else 0
 
     def failures(self) -> dict[str, ProjectionFailed]:
         return {n: s.failed for n, s in self._states.items() if s.failed is not None}
+
+    def rebuilding(self) -> frozenset[str]:
+        """Projections another process is rebuilding (this runner keeps off them meanwhile)."""
+        return frozenset(n for n, s in self._states.items() if s.rebuilding)
 
     def _decode(self, page: Sequence[LogEntry], wanted: set[str] | None) -> dict[int, Envelope]:
         decoded: dict[int, Envelope] = {}
@@ -146,7 +253,7 @@ class ProjectionRunner:
     async def _apply_page(self, page: Sequence[LogEntry]) -> None:
         """Apply one page of the log to every projection still behind it."""
         behind = [p for p in self.projections
-                  if self._states[p.name].failed is None and self._states[p.name].position < page[-1].position]
+                  if self._states[p.name].live and self._states[p.name].position < page[-1].position]
         if not behind:
             return
         wanted: set[str] | None = set()
@@ -182,6 +289,11 @@ class ProjectionRunner:
             log.info("projection_moved_elsewhere", projection=p.name, ours=state.position,
                      theirs=conflict.actual)
             state.position = conflict.actual
+            if self._following and await self._rebuilding_elsewhere([p.name]):
+                # ``ttledger rebuild`` runs: keep off until it is over (see _recheck).
+                state.rebuilding = True
+                log.warning("projection_rebuilding_elsewhere", projections=[p.name],
+                            action="kept off the log until that rebuild is over")
             raise
         except Exception as page_error:
             if is_connection_failure(page_error):
@@ -195,8 +307,10 @@ class ProjectionRunner:
                     if is_connection_failure(exc):
                         raise  # an outage is not a failing event: never stop a projection for it
                     state.failed = ProjectionFailed(p.name, envelope.position, envelope.topic, exc)
+                    await self._advance_to(p.name, state, envelope.position - 1)
                     log.error("projection_stopped", projection=p.name, position=envelope.position,
-                              topic=envelope.topic, stream_id=str(envelope.entry.stream_id),
+                              applied_up_to=state.position, topic=envelope.topic,
+                              stream_id=str(envelope.entry.stream_id), error_class=type(exc).__name__,
                               error=repr(exc))
                     return
                 state.position = envelope.position
@@ -205,6 +319,25 @@ class ProjectionRunner:
             raise
         state.position = to_position
         state.applied += len(events)
+
+    async def _advance_to(self, name: str, state: _State, position: int) -> None:
+        """Record ``position`` for a projection whose events up to it are all applied.
+
+        A projection that stops on an event has applied every event before it;
+        the events between its last own event and the failing one are none of
+        its business. Saying so makes its position (and what its answers say they
+        reflect) exactly "everything before the failing event". Best effort: if
+        this fails, the position stays at the last event it applied.
+        """
+        if position <= state.position:
+            return
+        try:
+            async with self.store.tracking(name, state.position, position):
+                pass
+        except Exception as exc:
+            log.info("projection_position_not_advanced", projection=name, error=repr(exc)[:200])
+            return
+        state.position = position
 
     async def _read(self, after: int, limit: int) -> list[LogEntry]:
         """``EventStore.read`` without the per-column copies (asyncpg already gives bytes)."""
@@ -244,7 +377,7 @@ class ProjectionRunner:
                         workers: Sequence[asyncio.Task[None]]) -> None:
         end = page[-1].position
         wanted: set[str] | None = set()
-        takers = [p for p in self.projections if self._states[p.name].failed is None]
+        takers = [p for p in self.projections if self._states[p.name].live]
         for p in takers:
             if p.topics is None:
                 wanted = None
@@ -279,7 +412,7 @@ class ProjectionRunner:
             if item is None:
                 return
             events, end = item
-            if state.failed is not None or state.position >= end:
+            if not state.live or state.position >= end:
                 continue
             mine = [e for e in events if e.position > state.position]
             await self._apply_to(p, state, mine, end)
@@ -291,34 +424,129 @@ class ProjectionRunner:
 
         A failure to read or apply (the database restarting) is retried with a
         backoff doubling from ``poll_interval`` up to ``MAX_RETRY_SECONDS``;
-        following resumes at the positions the projections recorded.
+        following resumes at the positions the projections recorded. A stopped
+        projection, or one another process rebuilds, is looked at every
+        ``recheck_interval`` seconds and resumed when it can go on (``recheck``).
         """
-        failures, last_failure = 0, 0.0
-        while True:
-            try:
-                async for page in self.store.follow(self.lowest_position(), batch=self.page_size,
-                                                    poll_interval=self.poll_interval):
-                    await self._apply_page(page)
-                    if failures:
-                        log.info("projection_runner_recovered", after_failures=failures,
-                                 position=self.lowest_position())
-                        failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database restarts, transient failures: back off, resume
-                if time.monotonic() - last_failure > 60:  # an outage long ago: start the backoff afresh
-                    failures = 0
-                failures, last_failure = failures + 1, time.monotonic()
-                delay = min(self.poll_interval * 2 ** min(failures - 1, 8), MAX_RETRY_SECONDS)
-                log.warning("projection_runner_retrying", error=repr(exc)[:300], attempt=failures,
-                            retry_in_s=round(delay, 2))
-                await asyncio.sleep(delay)
+        last_failure = 0.0
+        self._following, self._outages = True, 0
+        try:
+            while True:
+                try:
+                    await self._follow()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # database restarts, transient failures: back off, resume
+                    if time.monotonic() - last_failure > 60:  # an outage long ago: start the backoff afresh
+                        self._outages = 0
+                    self._outages, last_failure = self._outages + 1, time.monotonic()
+                    delay = min(self.poll_interval * 2 ** min(self._outages - 1, 8), MAX_RETRY_SECONDS)
+                    log.warning("projection_runner_retrying", error=repr(exc)[:300], attempt=self._outages,
+                                retry_in_s=round(delay, 2))
+                    await asyncio.sleep(delay)
+        finally:
+            self._following = False
 
-    async def wait_for(self, position: int, timeout: float) -> bool:
-        """Wait until every projection has applied ``position`` (read-your-writes)."""
+    async def _follow(self) -> None:
+        """Apply pages of the log as they come, until a kept-off projection can go on again.
+
+        Returns then, so that the caller follows again from the lowest position,
+        which is the resumed projection's.
+        """
+        pages = self.store.follow(self.lowest_position(), batch=self.page_size,
+                                  poll_interval=self.poll_interval)
+        try:
+            while True:
+                upcoming = asyncio.ensure_future(anext(pages))
+                try:
+                    while not upcoming.done():
+                        wait = self._recheck_in()
+                        await asyncio.wait({upcoming}, timeout=wait)
+                        if not upcoming.done() and await self.recheck():
+                            return  # the page being read is left unread: the next follow reads it
+                finally:
+                    if not upcoming.done():
+                        upcoming.cancel()
+                        with contextlib.suppress(BaseException):
+                            await upcoming
+                await self._apply_page(upcoming.result())
+                if self._outages:
+                    log.info("projection_runner_recovered", after_failures=self._outages,
+                             position=self.lowest_position())
+                    self._outages = 0
+                if self._recheck_in() == 0 and await self.recheck():
+                    return
+        finally:
+            close = getattr(pages, "aclose", None)  # an async generator: leaves its LISTEN connection
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+
+    def _recheck_in(self) -> float | None:
+        """Seconds until the next look at kept-off projections; ``None`` while there are none."""
+        if all(s.live for s in self._states.values()):
+            return None
+        return max(0.0, self._rechecked + self.recheck_interval - time.monotonic())
+
+    async def recheck(self) -> list[str]:
+        """Resume each kept-off projection that can go on; return their names.
+
+        * one another process was rebuilding, once that rebuild is over: from
+          the position it reached (its tracked position);
+        * a stopped one, once its tracked position has gone past the event it
+          stopped on: ``ttledger rebuild NAME`` in another process applied that
+          event with fixed code. While that rebuild runs, its position follows
+          the tracked one (what its tables hold), and it stays stopped.
+
+        A stopped projection whose tracked position did not move stays stopped;
+        after a restart, it stops again on the same event.
+        """
+        self._rechecked = time.monotonic()
+        kept_off = [n for n, s in self._states.items() if not s.live]
+        if not kept_off:
+            return []
+        rows = await self.store.pool.fetch(
+            "SELECT subscriber, position FROM tracking WHERE subscriber = ANY($1::text[])", kept_off)
+        tracked = {r["subscriber"]: int(r["position"]) for r in rows}
+        busy = await self._rebuilding_elsewhere(kept_off)
+        resumed = []
+        for name in kept_off:
+            state, position = self._states[name], tracked.get(name, 0)
+            if name in busy:
+                if not state.rebuilding:
+                    log.warning("projection_rebuilding_elsewhere", projections=[name],
+                                action="kept off the log until that rebuild is over")
+                state.rebuilding, state.position = True, position
+                continue
+            failed = state.failed
+            if failed is not None and position < failed.position:
+                state.rebuilding, state.position = False, position
+                continue
+            state.failed, state.rebuilding, state.position = None, False, position
+            resumed.append(name)
+            log.info("projection_resumed", projection=name, position=position,
+                     failed_at=failed.position if failed is not None else None)
+        if resumed:
+            async with self._advanced:
+                self._advanced.notify_all()
+        return resumed
+
+    async def _rebuilding_elsewhere(self, names: Sequence[str]) -> set[str]:
+        """Which of ``names`` another session is rebuilding (it holds their rebuild lock)."""
+        if not names:
+            return set()
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT n.name, pg_try_advisory_xact_lock($1, hashtext(n.name)) AS free "
+                "FROM unnest($2::text[]) AS n(name)", REBUILD_LOCK_CLASS, list(names))
+        return {r["name"] for r in rows if not r["free"]}
+
+    async def wait_for(self, position: int, timeout: float, names: Iterable[str] | None = None) -> bool:
+        """Wait until the named projections (all by default) have applied ``position`` (read-your-writes)."""
         deadline = time.monotonic() + timeout
+        chosen = None if names is None else tuple(names)
         async with self._advanced:
-            while self.lowest_position() < position:
+            while self.lowest_position(chosen) < position:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -340,6 +568,30 @@ class ProjectionRunner:
         same either way.
         """
         chosen = [self.projection(n) for n in names] if names else list(self.projections)
+        async with self._rebuild_lock([p.name for p in chosen]):
+            return await self._rebuild(chosen, progress, jobs)
+
+    @contextlib.asynccontextmanager
+    async def _rebuild_lock(self, names: Sequence[str]) -> AsyncIterator[None]:
+        """Hold the rebuild lock of each projection while it is rebuilt (``RebuildInProgress`` if taken).
+
+        A runner following the log in another process (``ttledger serve``)
+        sees the lock and keeps off the projection until it is released.
+        """
+        # A connection of its own: closing it releases the locks, whatever happened.
+        conn = await asyncpg.connect(self.store.dsn)
+        try:
+            for name in names:
+                if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))",
+                                           REBUILD_LOCK_CLASS, name):
+                    raise RebuildInProgress(name)
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _rebuild(self, chosen: Sequence[Projection], progress: Callable[[int, int], None] | None,
+                       jobs: int) -> int:
         async with self.store.pool.acquire() as conn, conn.transaction():
             for p in chosen:
                 for table in p.tables:
@@ -385,7 +637,7 @@ class ProjectionRunner:
                 failed = result.failures.get(name)
                 if failed is not None:
                     position, topic, error = failed
-                    state.failed = ProjectionFailed(name, position, topic, RuntimeError(error))
+                    state.failed = ProjectionFailed.reported(name, position, topic, error)
         return min(r.head for r in results)
 
 

@@ -5,7 +5,7 @@
 // The token lives in sessionStorage (this tab only); the language and the amount unit in
 // localStorage. No inline script or style anywhere: the page's CSP forbids both.
 
-import { language, loadLanguage, setLanguage, t, withUnit } from "./i18n.js";
+import { language, loadLanguage, setLanguage, staleNote, stoppedLines, t, withUnit } from "./i18n.js";
 import { pickUnit } from "./money.js";
 import { institutionPanels, regulatorPanels } from "./panels.js";
 
@@ -186,7 +186,16 @@ function renderPanel(panel) {
     section.append(el("p", { className: "state-error", text: `${t("error")}: ${error.message}` }));
     return;
   }
-  const view = panel.render(state.data.get(panel.id), context());
+  const data = state.data.get(panel.id);
+  if (data?.stale?.projections?.length) {
+    const note = staleNote(data.stale);
+    section.append(el("p", { className: "stale", role: "status" },
+      el("span", { className: "zh", lang: "zh-CN", text: note.zh }), el("span", { className: "en", lang: "en", text: note.en })));
+    section.dataset.stale = "true";
+  } else {
+    delete section.dataset.stale;
+  }
+  const view = panel.render(data, context());
   if (view.formula) section.append(el("p", { className: "formula", text: view.formula }));
   if (view.cards?.length) {
     section.append(el("div", { className: "cards" },
@@ -228,13 +237,31 @@ async function loadPanel(panel) {
 async function reload(control) {
   document.body.dataset.ready = "false";
   const panels = control ? state.panels.filter((p) => p.refreshOn.includes(control)) : state.panels;
-  await Promise.all(panels.map(loadPanel));
+  await Promise.all([...panels.map(loadPanel), checkProjections()]);
   renderAll();
+}
+
+// --- a stopped projection: a banner over every view (GET /readyz, public) ---------------------------
+
+async function checkProjections() {
+  let stopped = [];
+  try {
+    const response = await fetch("/readyz", { headers: { Accept: "application/json" } });
+    if (response.ok) stopped = ((await response.json()).projections || []).filter((p) => p.state === "stopped");
+  } catch {
+    stopped = [];  // the server away: the panels say so themselves
+  }
+  const banner = $("projection-banner");
+  banner.replaceChildren(...stoppedLines(stopped).map((line) => el("p", {},
+    el("span", { className: "zh", lang: "zh-CN", text: line.zh }), " / ", el("span", { className: "en", lang: "en", text: line.en }))));
+  banner.hidden = stopped.length === 0;
+  banner.dataset.projections = stopped.map((p) => p.name).join(",");
 }
 
 // --- signing in and the views ---------------------------------------------------------------------
 
 function showLogin(message) {
+  $("projection-banner").hidden = true;
   for (const chart of state.charts.values()) chart.instance.dispose();
   state.charts.clear();
   state.panels = [];
@@ -271,6 +298,7 @@ async function enter() {
   const role = state.who.role;
   const regulator = role === "regulator" || role === "admin";
   if (!regulator && role !== "institution") {
+    await checkProjections();
     $("view-note").hidden = false;
     $("view-note").textContent = t("note.operator");
     document.body.dataset.view = role;

@@ -364,3 +364,45 @@ export function code(family, value) {
 export function withUnit(label, unitName) {
   return current === "zh" ? `${label}（${unitName}）` : `${label} (${unitName})`;
 }
+
+// --- a stopped projection: always in both languages, Chinese first (an alarm is read by everyone) ------
+
+const PROJECTION_NAMES = {
+  contracts: ["技术合同", "contracts"],
+  receivables: ["应收账款", "receivables"],
+  transfer: ["成果转化", "transfer"],
+  distribution: ["收益分配", "distribution"],
+};
+
+function projectionName(name) {
+  const [zh, en] = PROJECTION_NAMES[name] || [name, name];
+  return { zh: `${zh}（${name}）`, en: en === name ? name : `${en}` };
+}
+
+/** The banner's lines for the stopped projections of /readyz: [{zh, en}, ...]. */
+export function stoppedLines(projections) {
+  return projections.map((p) => {
+    const name = projectionName(p.name);
+    const error = p.message ? `${p.error}: ${p.message}` : p.error;
+    return {
+      zh: `统计投影已停止：${name.zh} 停在日志位置 ${p.position}，第 ${p.failed_at} 号事件无法处理（${error}）。依赖它的统计数据停留在该位置；修复后运行 ttledger rebuild ${p.name}。`,
+      en: `Projection stopped: ${name.en} stays at log position ${p.position}; event ${p.failed_at} could not be applied (${error}). Figures that depend on it stay at that position; after a fix, run ttledger rebuild ${p.name}.`,
+    };
+  });
+}
+
+/** The note on a panel whose answer carries a ``stale`` member (api/staleness.py): {zh, en}. */
+export function staleNote(stale) {
+  const head = stale.log_head ?? "?";
+  const parts = stale.projections.map((p) => {
+    const name = projectionName(p.projection);
+    return p.state === "rebuilding"
+      ? { zh: `${name.zh} 正在重建，位于 ${p.position}`, en: `${name.en} is being rebuilt, at ${p.position}` }
+      : { zh: `${name.zh} 已停止于 ${p.position}`, en: `${name.en} stopped at ${p.position}` };
+  });
+  const lowest = Math.min(...stale.projections.map((p) => p.position));
+  return {
+    zh: `数据可能已过时：截至日志位置 ${lowest}（日志头 ${head}）；${parts.map((p) => p.zh).join("；")}。`,
+    en: `Figures may be stale: as of log position ${lowest} (log head ${head}); ${parts.map((p) => p.en).join("; ")}.`,
+  };
+}
