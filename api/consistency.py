@@ -178,9 +178,12 @@ def projections_context(
         if projections is None:
             yield
             return
+        from projections.decoding import fast_mapper
         from projections.runner import ProjectionRunner
 
-        runner = ProjectionRunner(ledger.store, ledger.repository.mapper, projections)
+        # The read side's decoder, as `ttledger project` and `rebuild` use: faster, and it reads an
+        # older log's unstorable text as U+FFFD instead of stopping on it (projections/decoding.py).
+        runner = ProjectionRunner(ledger.store, fast_mapper(), projections)
         app[PROJECTIONS] = runner
         task = asyncio.create_task(_keep_running(runner, retry_seconds=1.0), name="ttledger-projections")
         try:

@@ -28,7 +28,8 @@ checked the role (403) unless the route is public (``roles=PUBLIC``);
 validated path and query parameters (422); parsed the ``Idempotency-Key`` and
 ``If-Match`` headers when the route accepts them (400 if malformed); read the
 body (413 over the limit, 400 if not JSON) and validated it (422). The
-handler's return value is validated against ``response`` and serialised; a
+handler's return value is validated against ``response`` and serialised (for
+a regulator's token through its redaction, ``api/redaction.py``); a
 handler may also return a :class:`Reply` (status, headers) or any aiohttp
 response. Whatever it raises becomes a problem+json (``api/problems.py``).
 
@@ -68,6 +69,7 @@ from api.problems import (
     unprocessable,
     validation_errors,
 )
+from api.redaction import RegulatorView, regulator_view
 from api.response_cache import RESPONSE_CACHE, cacheable, request_key
 from api.state import LEDGER
 from domain.inputs import DATE_IN_RANGE, check_date_range
@@ -134,6 +136,9 @@ class Call(Generic[B, Q]):
     """``Idempotency-Key`` (routes with ``idempotency_key=True``); pass it to ``bus.execute``."""
     expected_version: int | None = None
     """The version in ``If-Match`` (routes with ``if_match=True``); pin commands to it."""
+    regulator: RegulatorView | None = None
+    """A regulator's token: every JSON answer passes through this redaction (api/redaction.py) on its
+    way out; a handler that builds a download passes its figures through ``regulator.figures``."""
 
     @property
     def principal(self) -> Principal:
@@ -316,6 +321,7 @@ class RouteRegistry:
             if spec.roles is not None:
                 who = await authenticate(request)
                 authorize(who, spec.roles)
+            regulator = await regulator_view(request, who)
             errors: list[dict[str, Any]] = []
             path: Any = dict(request.match_info)
             if spec.path_params is not None:
@@ -330,16 +336,16 @@ class RouteRegistry:
                 body = await _read_body(request, spec.body, errors)
             if errors:
                 raise unprocessable(errors)
-            call: Call[Any, Any] = Call(request, body, query, path, who, key, expected)
+            call: Call[Any, Any] = Call(request, body, query, path, who, key, expected, regulator)
             cache = request.app.get(RESPONSE_CACHE) if spec.cached and who is not None else None
             if cache is not None and who is not None:
                 async def compute() -> web.StreamResponse:
-                    return _render(spec, response_adapter, await spec.handler(call))
+                    return _render(spec, response_adapter, await spec.handler(call), regulator)
 
                 cache_key = request_key(spec.operation_id, who.role, who.institution_id, query, path)
                 return await cache.answer(request, cache_key, getattr(query, "min_position", None), compute)
             result = await spec.handler(call)
-            return _render(spec, response_adapter, result)
+            return _render(spec, response_adapter, result, regulator)
 
         handle.__name__ = f"route_{spec.operation_id}"
         return handle
@@ -701,8 +707,12 @@ class ResponseModelMismatch(Exception):
     """A handler returned something its declared response model refuses (a server bug: 500)."""
 
 
-def _render(spec: RouteSpec, adapter: TypeAdapter[Any] | None, result: Any) -> web.StreamResponse:
+def _render(spec: RouteSpec, adapter: TypeAdapter[Any] | None, result: Any,
+            regulator: RegulatorView | None = None) -> web.StreamResponse:
+    """The answer; a regulator's passes through its redaction (api/redaction.py), or is refused."""
     if isinstance(result, web.StreamResponse):
+        if regulator is not None and not regulator.applied:
+            raise ResponseModelMismatch(f"{spec.operation_id} built a regulator's answer without its redaction")
         return result
     status = spec.status
     headers: Mapping[str, str] = {}
@@ -715,7 +725,8 @@ def _render(spec: RouteSpec, adapter: TypeAdapter[Any] | None, result: Any) -> w
             raise ResponseModelMismatch(f"{spec.operation_id} declares no response but returned {type(result)}")
         return web.Response(status=status, headers=headers)
     try:
-        payload = adapter.dump_json(adapter.validate_python(result, from_attributes=True))
+        value = adapter.validate_python(result, from_attributes=True)
+        payload = adapter.dump_json(value) if regulator is None else regulator.dump_json(adapter, value)
     except ValidationError as exc:
         raise ResponseModelMismatch(f"{spec.operation_id} returned a value its response model refuses") from exc
     return web.Response(body=payload, status=status, content_type="application/json", headers=headers)

@@ -37,3 +37,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     host: str = "127.0.0.1"
     port: int = 8080
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Key of the pseudonyms a regulator's token sees for typed identifiers "
+        "(api/redaction.py); unset means a random key kept in the database.",
+    )

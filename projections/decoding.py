@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -83,6 +84,25 @@ def _constructor(transcoding: Transcoding) -> Callable[[Any], Any]:
     return transcoding.decode
 
 
+_ESCAPES = re.compile(
+    r"(\\\\)"  # an escaped backslash: kept, so that "\\u0000" (a backslash, then text) stays text
+    r"|(\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})"  # a surrogate pair: kept
+    r"|\\u0000|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"  # NUL, or a lone surrogate
+)
+
+
+def scrub_unstorable(text: str) -> str:
+    """JSON text with every escaped NUL and lone surrogate replaced by U+FFFD.
+
+    The store refuses such payloads (``ledger/payload_guard.py``), but a log
+    written before it may hold them, and PostgreSQL text cannot: a projection
+    would stop on the event for good. Read as U+FFFD, the event is applied
+    (the name shows the replacement character) and the log stays as written,
+    so its hashes still verify.
+    """
+    return _ESCAPES.sub(lambda m: m.group(0) if m.lastindex else "\\ufffd", text)
+
+
 class FastJSONTranscoder(JSONTranscoder):
     """``JSONTranscoder`` with the same encoding and a faster, equivalent decoding."""
 
@@ -128,7 +148,10 @@ class FastMapper(Mapper[UUID]):
             if getattr(resolved, "class_version", 1) != 1 or self.cipher or self.compressor:
                 return self.to_domain_event(entry.stored_event())
             cls = self._classes[entry.topic] = resolved
-        state = self._loads(entry.state.decode("utf8"))
+        text = entry.state.decode("utf8")
+        if "\\u" in text:  # rare: JSON escapes appear only for control characters and surrogates
+            text = scrub_unstorable(text)
+        state = self._loads(text)
         if "class_version" in state:
             return self.to_domain_event(entry.stored_event())
         state["originator_id"] = entry.stream_id

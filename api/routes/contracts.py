@@ -219,7 +219,8 @@ for _path, _command, _summary, _response in _COMMANDS:
 async def get_contract(call: Call[None, AsOfQuery]) -> Reply[ContractView]:
     """A contract with its due items, open and overdue items as of a date, credits and registrations.
 
-    A regulator's token sees registered contracts (认定登记) only.
+    A regulator's token sees registered contracts (认定登记) only, with the ids, milestone names and
+    parties a recorder typed as pseudonyms `p-` + 8 hex digits, and no notes (see docs/api.md).
     """
     contract = await load_for_read(call, TechnologyContract, call.path.contract_id)
     return read_reply(contract_view(contract, as_of(call.query)), contract.version)

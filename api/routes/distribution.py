@@ -257,7 +257,8 @@ async def get_policy(call: Call[None, ReadQuery]) -> Reply[PolicyView]:
 async def get_distribution(call: Call[None, AsOfQuery]) -> Reply[DistributionView]:
     """A distribution: allocation lines, paid and unpaid, deadline and tax-relief status as of a date.
 
-    A regulator's token sees inventors as `#1`, `#2`, ... in the order of the team.
+    A regulator's token sees inventors as `#1`, `#2`, ... in the order of the team, and ids,
+    references and labels a recorder typed as pseudonyms `p-` + 8 hex digits (see docs/api.md).
     """
     distribution = await load_for_read(call, IncomeDistribution, call.path.distribution_id)
     repository = call.ledger.repository

@@ -17,9 +17,11 @@ from api.commands import path_model
 from api.consistency import wait_for_projections
 from api.export_tables import figure_tables
 from api.exports import ExportFormat, download
+from api.redaction import figures_for
 from api.routes.common import MIN_POSITION, load_for_read
 from api.routes.statistics import DOWNLOADS, FORMAT, PROJECTION_HEADER, Figures, _filename
 from api.routing import Call, Reply, RouteRegistry
+from api.staleness import reads
 from domain.institution import Institution
 from ledger.tokens import Role
 
@@ -35,6 +37,7 @@ class RegisterQuery(BaseModel):
 @routes.get("/v1/institutions/{institution_id}/achievements", roles=READERS,
             path_params=path_model("institution_id"), query=RegisterQuery, response=Figures,
             tags=("achievements",), media_types=DOWNLOADS)
+@reads("contracts", "transfer")
 async def get_achievement_register(call: Call[None, RegisterQuery]) -> Any:
     """The institution's register of achievements: type, field, grant, separate register, listings, transfer.
 
@@ -45,11 +48,12 @@ async def get_achievement_register(call: Call[None, RegisterQuery]) -> Any:
     from projections.register import achievement_register
 
     institution = await load_for_read(call, Institution, call.path.institution_id)
-    position = await wait_for_projections(call.app, call.query.min_position)
+    position = await wait_for_projections(call.request, call.query.min_position)
     result = await achievement_register(call.ledger.store.pool, institution_id=institution.id)
     headers = {PROJECTION_HEADER: str(position)}
     if call.query.format is not ExportFormat.json:
         names = {str(institution.id): institution.name}
-        return download(call.query.format, figure_tables(result, names), result["definition"],
+        shown = figures_for(call.regulator, result)
+        return download(call.query.format, figure_tables(shown, names), shown["definition"],
                         _filename("achievement-register", str(institution.id)[:8]), headers)
     return Reply(Figures.model_validate({**result, "institution_name": institution.name}), headers=headers)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import uuid
 from typing import Any
 
@@ -340,7 +341,7 @@ async def test_distribution_deductions_awards_and_notice(api: Api, world: World)
     assert "张三" not in text and "李四" not in text
 
     policy = await api.read(f"/v1/institutions/{world['U']}/policy", who="regulator")
-    assert policy["versions"][0]["version_label"] == "2022版"
+    assert re.fullmatch(r"p-[0-9a-f]{8}", policy["versions"][0]["version_label"])  # typed: pseudonymised
     adopted = await api.ok(f"/v1/institutions/{world['U']}/policy", {
         "version_label": "2026版", "effective_from": "2026-01-01",
         "cash_split": {"inventor_team": 80, "institution": 20},
