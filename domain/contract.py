@@ -24,6 +24,7 @@ Every event is defined here, so this class lists all a stream can hold.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from uuid import UUID, uuid4
@@ -51,7 +52,15 @@ from domain.contract_ufpl import ContractUfpl
 from domain.enums import ContractKind
 from domain.errors import require, rule
 from domain.payment_terms import PaymentTerms
-from domain.settlement import Allocation, Deferral, DueItem, Settlement, scheduled_items
+from domain.settlement import (
+    Allocation,
+    Cancellation,
+    Deferral,
+    DueItem,
+    KeptItem,
+    Settlement,
+    scheduled_items,
+)
 from domain.ufpl import UFPL_STAGE_ALLOWS, RevenueReport, UfplStage, UfplTrigger
 
 G = "contract"
@@ -229,15 +238,20 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
         require(
             open_fen == 0, CONTRACT_SETTLED_TO_COMPLETE, "on", f"{open_fen} fen still outstanding"
         )
+        cancelled, kept = self._plan_end(on, ())
         self._completed(completed_on=on)
+        self._record_end_settlement(on, cancelled, kept)
 
-    def terminate(self, on: date, reason: str) -> None:
+    def terminate(self, on: date, reason: str, kept: Sequence[KeptItem] = ()) -> None:
+        """Terminate (解除, 民法典 第566条): items due after ``on`` are cancelled unless kept."""
         self._require_status(ContractStatus.signed, ContractStatus.in_force)
         require(bool(reason.strip()), CONTRACT_END_REASON_REQUIRED, "reason", "reason is blank")
         self._require_date(on, self.effective_on or self.signed_on, "on")
+        cancelled, kept_items = self._plan_end(on, kept)
         self._terminated(terminated_on=on, reason=reason)
+        self._record_end_settlement(on, cancelled, kept_items)
 
-    def expire(self, on: date) -> None:
+    def expire(self, on: date, kept: Sequence[KeptItem] = ()) -> None:
         self._require_status(ContractStatus.in_force)
         self._require_date(on, self.effective_on, "on")
         lic = self.terms.licence
@@ -248,7 +262,22 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
                 "on",
                 f"the term runs to {lic.term_end}",
             )
+        cancelled, kept_items = self._plan_end(on, kept)
         self._expired(expired_on=on)
+        self._record_end_settlement(on, cancelled, kept_items)
+
+    def _plan_end(
+        self, on: date, kept: Sequence[KeptItem]
+    ) -> tuple[list[Cancellation], list[DueItem]]:
+        """What the end on ``on`` cancels and keeps (checked before anything is recorded)."""
+        return self.settlement.plan_end(on), self.settlement.plan_kept(kept, on)
+
+    def _record_end_settlement(
+        self, on: date, cancelled: list[Cancellation], kept: list[DueItem]
+    ) -> None:
+        """Recorded with the ending event, in the same command, when it changes anything."""
+        if cancelled or kept:
+            self._end_settled(ended_on=on, cancelled=cancelled, kept=kept)
 
     # --- events -------------------------------------------------------------------------------
 
@@ -299,6 +328,14 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
     def _expired(self, expired_on: date) -> None:
         self.status = ContractStatus.expired
         self.ended_on = expired_on
+
+    @event("EndSettled")
+    def _end_settled(
+        self, ended_on: date, cancelled: list[Cancellation], kept: list[DueItem]
+    ) -> None:
+        """民法典 第566条: what the end cancelled (not yet due) and kept (still owed)."""
+        self.settlement.cancel(cancelled)
+        self.settlement.add(kept)
 
     @event("RoyaltyReported")
     def _royalty_reported(self, report: RoyaltyReport, due_item: DueItem | None) -> None:

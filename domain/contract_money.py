@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from domain.contract_state import (
     CONTRACT_STATUS_ALLOWS,
+    ENDED,
     PAYING,
     REPORTED_AMOUNT_NOT_NEGATIVE,
     ContractState,
@@ -39,6 +40,7 @@ from domain.settlement import (
     DEFERRAL_MOVES_LATER,
     DUE_ITEM_KNOWN,
     DUE_ITEM_OUTSTANDING,
+    ENDED_CONTRACT_SETTLES_ONLY_WHAT_REMAINS,
     NOTHING_TO_SETTLE,
     OVERPAYMENT_REJECTED,
     Allocation,
@@ -285,7 +287,23 @@ class ContractMoney(ContractState):
         require(self.status != ContractStatus.drafted, CONTRACT_STATUS_ALLOWS, "status", "drafted")
         check_positive(amount_fen)
         self.settlement.check_new_reference(payment_id, "payment_id")
+        ended = self.status in ENDED
+        if ended and due_item_id is not None and due_item_id in self.settlement.items:
+            state = self.settlement.items[due_item_id]
+            require(
+                state.cancelled_fen == 0 or state.outstanding_fen > 0,
+                ENDED_CONTRACT_SETTLES_ONLY_WHAT_REMAINS,
+                "due_item_id",
+                f"{due_item_id!r} was cancelled when the contract ended on {self.ended_on}",
+            )
         allocations, rest = self.settlement.plan(amount_fen, due_item_id, "due_item_id")
+        require(
+            not ended or rest == 0,
+            ENDED_CONTRACT_SETTLES_ONLY_WHAT_REMAINS,
+            "amount_fen",
+            f"the contract ended on {self.ended_on}; {rest} fen of {amount_fen} exceed what "
+            f"remains owed ({amount_fen - rest} fen), and no credit is held on an ended contract",
+        )
         require(
             rest == 0 or overpayment == Overpayment.credit,
             OVERPAYMENT_REJECTED,

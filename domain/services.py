@@ -28,6 +28,7 @@ from domain.enums import ContractKind
 from domain.equity import Company, EquityHolding, EquityValuation
 from domain.errors import require, rule
 from domain.self_implementation import SelfImplementation
+from domain.settlement import END_CANCELS_WHAT_IS_NOT_DUE, KeptItem
 
 G = "services"
 OWNERSHIP_KINDS = frozenset({ContractKind.assignment, ContractKind.equity_contribution})
@@ -90,21 +91,26 @@ def end_contract(
     end: ContractEnd,
     on: date,
     reason: str = "",
+    kept: Sequence[KeptItem] = (),
 ) -> None:
     """End the contract and free its achievements of it.
+
+    The end settles the contract's money in the same command (民法典 第566条):
+    what is not yet due is cancelled, except the items ``kept`` names as still
+    owed (termination or expiry only); see ``TechnologyContract.terminate``.
 
     Licences release on any end. An assignment or equity contribution
     releases only when terminated (rescission restores the former owners);
     completed or expired, the rights stay with the assignee. A contract that
     never took effect encumbered nothing.
     """
-    _end(copy.deepcopy(contract), end, on, reason)
+    _end(copy.deepcopy(contract), end, on, reason, kept)
     releases = list(_covered(contract, achievements)) if _releases(contract, end) else []
     for achievement in releases:
         copy.deepcopy(achievement).release(contract.id, on)
     for achievement in releases:
         achievement.release(contract.id, on)
-    _end(contract, end, on, reason)
+    _end(contract, end, on, reason, kept)
 
 
 def open_equity_holding(
@@ -217,12 +223,24 @@ def _releases(contract: TechnologyContract, end: ContractEnd) -> bool:
     return contract.kind in LICENCE_KINDS
 
 
-def _end(contract: TechnologyContract, end: ContractEnd, on: date, reason: str) -> None:
+def _end(
+    contract: TechnologyContract,
+    end: ContractEnd,
+    on: date,
+    reason: str,
+    kept: Sequence[KeptItem] = (),
+) -> None:
+    require(
+        not kept or end in (ContractEnd.terminate, ContractEnd.expire),
+        END_CANCELS_WHAT_IS_NOT_DUE,
+        "kept",
+        f"a {end} keeps no items: only a termination or an expiry names amounts still owed",
+    )
     if end == ContractEnd.complete:
         contract.complete(on)
     elif end == ContractEnd.terminate:
-        contract.terminate(on, reason)
+        contract.terminate(on, reason, kept)
     elif end == ContractEnd.expire:
-        contract.expire(on)
+        contract.expire(on, kept)
     else:
         contract.return_licence(on, reason)

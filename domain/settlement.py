@@ -71,6 +71,25 @@ NOTHING_TO_SETTLE = rule(
     "Applying a credit needs an outstanding due item to apply it to.",
     group=G,
 )
+ENDED_CONTRACT_SETTLES_ONLY_WHAT_REMAINS = rule(
+    "ended_contract_settles_only_what_remains",
+    "Once a contract has ended (terminated, expired, completed), a payment settles only what "
+    "remains owed: items that fell due by the end and items the ending kept. Items cancelled "
+    "by the ending cannot be paid, and no excess is held as credit.",
+    source="民法典 第566条",
+    group=G,
+)
+END_CANCELS_WHAT_IS_NOT_DUE = rule(
+    "end_cancels_what_is_not_due",
+    "Ending a contract cancels what is still outstanding on installments, entry fees and "
+    "milestone payments due after the end date; items due on or before it stay receivable, "
+    "as do royalties and minimum-royalty top-ups (owed for use before the end). A termination "
+    "or expiry may keep amounts still owed (agreed compensation, liquidated damages) as named "
+    "items, each with a new name, a positive amount and a due date on or after the end; a "
+    "completion or a licence return keeps none.",
+    source="民法典 第566条",
+    group=G,
+)
 
 
 @domain_enum
@@ -80,6 +99,7 @@ class DueKind(StrEnum):
     royalty = "royalty"
     minimum_royalty = "minimum_royalty"
     milestone = "milestone"
+    compensation = "compensation"  # kept by an ending: agreed compensation, liquidated damages
 
 
 @domain_enum
@@ -119,6 +139,29 @@ class Deferral:
     new_due_on: date
 
 
+@value_object
+@dataclass(frozen=True)
+class Cancellation:
+    """An ending cancels ``amount_fen`` still outstanding on ``due_item_id``, due ``due_on``."""
+
+    due_item_id: str
+    amount_fen: int
+    due_on: date
+
+
+@dataclass(frozen=True)
+class KeptItem:
+    """Input: an amount an ending names as still owed (agreed compensation, liquidated damages)."""
+
+    name: str
+    amount_fen: int
+    due_on: date
+
+
+# Items owed for use already made before the end: an ending never cancels them.
+USE_CHARGES = frozenset({DueKind.royalty, DueKind.minimum_royalty})
+
+
 @dataclass
 class DueState:
     """A due item and what has happened to it since."""
@@ -127,10 +170,11 @@ class DueState:
     due_on: date
     paid_fen: int = 0
     written_off_fen: int = 0
+    cancelled_fen: int = 0  # cancelled by the contract's end (民法典 第566条)
 
     @property
     def outstanding_fen(self) -> int:
-        return self.item.amount_fen - self.paid_fen - self.written_off_fen
+        return self.item.amount_fen - self.paid_fen - self.written_off_fen - self.cancelled_fen
 
 
 @dataclass(frozen=True)
@@ -224,6 +268,46 @@ class Settlement:
             targets = self.open_states()
         return allocate(((s.item.item_id, s.outstanding_fen) for s in targets), amount_fen)
 
+    def plan_end(self, on: date) -> list[Cancellation]:
+        """What an end on ``on`` cancels: the outstanding rest of items not yet due, use
+        charges (royalties) excepted."""
+        return [
+            Cancellation(s.item.item_id, s.outstanding_fen, s.due_on)
+            for s in self.open_states()
+            if s.due_on > on and s.item.kind not in USE_CHARGES
+        ]
+
+    def plan_kept(self, kept: Iterable[KeptItem], on: date) -> list[DueItem]:
+        """The due items an ending keeps, checked: new names, positive amounts, due from the end."""
+        items: list[DueItem] = []
+        names: set[str] = set()
+        for n, k in enumerate(kept):
+            path = f"kept[{n}]"
+            name = k.name.strip()
+            require(
+                bool(name) and name not in self.items and name not in names,
+                END_CANCELS_WHAT_IS_NOT_DUE,
+                f"{path}.name",
+                f"{k.name!r} is blank or already names a due item",
+            )
+            require(
+                k.amount_fen > 0,
+                END_CANCELS_WHAT_IS_NOT_DUE,
+                f"{path}.amount_fen",
+                f"{k.amount_fen} is not positive",
+            )
+            require(
+                k.due_on >= on,
+                END_CANCELS_WHAT_IS_NOT_DUE,
+                f"{path}.due_on",
+                f"{k.due_on} is before the end on {on}",
+            )
+            names.add(name)
+            items.append(
+                DueItem(name, DueKind.compensation, k.amount_fen, k.due_on, f"终止后仍应付 kept: {name}")
+            )
+        return items
+
     # --- mutations (called from event bodies only) -------------------------------
 
     def add(self, items: Iterable[DueItem]) -> None:
@@ -240,6 +324,10 @@ class Settlement:
 
     def write_off(self, item_id: str, amount_fen: int) -> None:
         self.items[item_id].written_off_fen += amount_fen
+
+    def cancel(self, cancellations: Iterable[Cancellation]) -> None:
+        for c in cancellations:
+            self.items[c.due_item_id].cancelled_fen += c.amount_fen
 
 
 def view(state: DueState) -> OpenItem:

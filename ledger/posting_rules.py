@@ -90,6 +90,23 @@ def _milestone(contract: Any, e: Any) -> list[JournalEntry]:
     return _fallen_due(contract, items, e.reached_on, f"milestone {e.name}")
 
 
+@posts("TechnologyContract.EndSettled")
+def _end_settled(contract: Any, e: Any) -> list[JournalEntry]:
+    """民法典 第566条: the end reverses what it cancelled (posted as receivable when the
+    contract took effect) and recognises what it kept, both dated the end."""
+    cid = contract.id
+    entries = [
+        entry
+        for c in e.cancelled
+        for entry in transfer(
+            _payee(contract), _currency(contract), e.ended_on, "cancelled_on_end",
+            f"contract ended {e.ended_on}: {c.due_item_id} (due {c.due_on}) cancelled",
+            f"transfer_income:{cid}", f"receivable:{cid}", c.amount_fen,
+        )
+    ]
+    return entries + _fallen_due(contract, list(e.kept), e.ended_on, "kept by the contract's end")
+
+
 def _received(contract: Any, on: Any, amount: int, allocated: int, rest_account: str,
               kind: str, why: str) -> list[JournalEntry]:
     cid = contract.id

@@ -258,7 +258,7 @@ AGEING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 RECEIVABLES = {
     "title": "应收账款 outstanding and overdue, with ageing",
     "formula": (
-        "outstanding = Σ (amount − paid − written off) over due items; paid includes payments, "
+        "outstanding = Σ (amount − paid − written off − cancelled) over due items; paid includes payments, "
         "credits applied and insurance compensation; overdue = outstanding on items whose current "
         "due date (deferrals applied) is before as_of; days overdue = as_of − due date; buckets "
         "0-30 (1 to 30 days), 31-90, 91-180, 181-365, >365 days overdue; not_due = outstanding on "
@@ -267,8 +267,10 @@ RECEIVABLES = {
     "scope": (
         "Due items (应收) of every contract: installments and entry fees from the effective date "
         "(or UFPL conversion), royalties from reports, minimum-royalty top-ups and milestone "
-        "payments; booked to the contract's lead seller. Credits held from overpayments are not "
-        "receivables."
+        "payments, and amounts an ending kept as still owed (agreed compensation, liquidated "
+        "damages); booked to the contract's lead seller. Credits held from overpayments are not "
+        "receivables. Items not yet due when a contract ended are cancelled by the end "
+        "(民法典 第566条) and are not receivables."
     ),
     "date_basis": (
         "Ageing is computed from the as_of date given with the query against each item's current "

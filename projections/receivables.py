@@ -2,7 +2,8 @@
 
 ``rcv_items`` holds one row per due item (应收): its amount, the date it fell
 due, its original and current due date (deferrals applied), what was paid
-(payments, credits applied, insurance compensation) and written off. Ageing
+(payments, credits applied, insurance compensation), written off, and cancelled
+by the contract's end (民法典 第566条: not yet due when it ended). Ageing
 is not stored: the queries compute days overdue from the ``as_of`` date they
 are given, so one table answers for any date.
 """
@@ -32,7 +33,8 @@ ITEMS = TableSpec(
         "contract_id uuid, item_id text, institution_id uuid, buyer_id uuid, contract_kind text, "
         "currency text, kind text, label text, amount_fen bigint, fell_due_on date, "
         "original_due_on date, due_on date, deferrals integer, paid_fen bigint, "
-        "insurance_fen bigint, written_off_fen bigint, outstanding_fen bigint, last_paid_on date"
+        "insurance_fen bigint, written_off_fen bigint, cancelled_fen bigint, outstanding_fen bigint, "
+        "last_paid_on date, cancelled_on date"
     ),
     ("contract_id", "item_id"),
     (
@@ -58,6 +60,7 @@ T_CREDIT_APPLIED = topic(C, "CreditApplied")
 T_INSURANCE = topic(C, "InsuranceCompensationPaid")
 T_DEFERRED = topic(C, "DueItemsDeferred")
 T_WRITTEN_OFF = topic(C, "WrittenOff")
+T_END_SETTLED = topic(C, "EndSettled")
 
 STATUS = {
     T_SIGNED: "signed",
@@ -67,7 +70,9 @@ STATUS = {
     T_EXPIRED: "expired",
     T_RETURNED: "terminated",
 }
-ITEM_EVENTS = frozenset({T_PAYMENT, T_CREDIT_APPLIED, T_INSURANCE, T_DEFERRED, T_WRITTEN_OFF})
+ITEM_EVENTS = frozenset(
+    {T_PAYMENT, T_CREDIT_APPLIED, T_INSURANCE, T_DEFERRED, T_WRITTEN_OFF, T_END_SETTLED}
+)
 
 
 class ReceivablesProjection(TableProjection):
@@ -131,6 +136,13 @@ class ReceivablesProjection(TableProjection):
                 row = self._item(items, contract, e.due_item_id)
                 row["written_off_fen"] += e.amount_fen
                 row["outstanding_fen"] -= e.amount_fen
+            elif t == T_END_SETTLED:  # 民法典 第566条: cancelled when not yet due, or kept
+                for cancellation in e.cancelled:
+                    row = self._item(items, contract, cancellation.due_item_id)
+                    row["cancelled_fen"] += cancellation.amount_fen
+                    row["outstanding_fen"] -= cancellation.amount_fen
+                    row["cancelled_on"] = e.ended_on
+                self._fall_due(items, contract, e.kept, e.ended_on)
         await contracts.flush(conn)
         await items.flush(conn)
 
@@ -164,6 +176,7 @@ class ReceivablesProjection(TableProjection):
                     paid_fen=0,
                     insurance_fen=0,
                     written_off_fen=0,
+                    cancelled_fen=0,
                     outstanding_fen=item.amount_fen,
                 )
             )

@@ -13,6 +13,8 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from domain.achievement import Achievement
 from domain.contract import TechnologyContract
 from domain.contract_terms import ContractTerms, Registration
@@ -21,7 +23,7 @@ from domain.institution import Institution
 from domain.payment_terms import PaymentTerms
 from domain.services import ContractEnd, end_contract
 from domain.services import take_effect as take_effect_service
-from domain.settlement import Overpayment
+from domain.settlement import KeptItem, Overpayment
 from ledger.commands.base import Command, Result, existing, handler, method_commands, under, written
 from ledger.unit_of_work import UnitOfWork
 
@@ -59,10 +61,24 @@ class TakeEffect(ContractCommand):
     on: date
 
 
+class KeptItemInput(BaseModel):
+    """An amount the ending names as still owed (agreed compensation, liquidated damages)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Label = Field(description="The kept item's name, which becomes its due item id.")
+    amount_fen: Fen
+    due_on: date
+
+
 class EndContract(ContractCommand):
+    """End a contract. Items not yet due on ``on`` are cancelled (民法典 第566条) unless
+    ``kept`` names amounts still owed (termination or expiry only)."""
+
     end: ContractEnd
     on: date
     reason: Note = ""
+    kept: Annotated[list[KeptItemInput], items(20)] = []
 
 
 class ReportRoyalty(ContractCommand):
@@ -195,7 +211,8 @@ async def take_effect(cmd: TakeEffect, uow: UnitOfWork) -> Result:
 @handler(EndContract)
 async def end(cmd: EndContract, uow: UnitOfWork) -> Result:
     contract = await uow.get(TechnologyContract, cmd.contract_id)
-    end_contract(contract, await _covered(uow, contract), cmd.end, cmd.on, cmd.reason)
+    kept = [KeptItem(k.name, k.amount_fen, k.due_on) for k in cmd.kept]
+    end_contract(contract, await _covered(uow, contract), cmd.end, cmd.on, cmd.reason, kept)
     return written(contract)
 
 

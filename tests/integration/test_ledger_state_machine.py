@@ -291,7 +291,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert balances.get(f"receivable:{contract}", 0) == agg.outstanding_fen()
             fallen_due = sum(i.amount_fen for i in agg.due_items)
             states = list(agg.settlement.items.values())
-            assert fallen_due == sum(s.paid_fen + s.written_off_fen + s.outstanding_fen for s in states)
+            assert fallen_due == sum(
+                s.paid_fen + s.written_off_fen + s.cancelled_fen + s.outstanding_fen for s in states
+            )
             assert all(s.outstanding_fen >= 0 for s in states)
 
     @invariant()
