@@ -51,6 +51,8 @@ class DueItemView(BaseModel):
     originally_due_on: date
     paid_fen: int
     written_off_fen: int
+    cancelled_fen: int = Field(default=0, description="Cancelled by the contract's end: it was not yet due "
+                               "(民法典 第566条).")
     outstanding_fen: int
     overdue: bool = Field(description="Outstanding and due before `as_of`.")
 
@@ -123,8 +125,8 @@ def contract_view(c: TechnologyContract, on: date) -> ContractView:
         DueItemView(
             item_id=s.item.item_id, kind=s.item.kind, label=s.item.label, amount_fen=s.item.amount_fen,
             due_on=s.due_on, originally_due_on=s.item.due_on, paid_fen=s.paid_fen,
-            written_off_fen=s.written_off_fen, outstanding_fen=s.outstanding_fen,
-            overdue=s.outstanding_fen > 0 and s.due_on < on,
+            written_off_fen=s.written_off_fen, cancelled_fen=s.cancelled_fen,
+            outstanding_fen=s.outstanding_fen, overdue=s.outstanding_fen > 0 and s.due_on < on,
         )
         for s in settlement.items.values()
     ]
