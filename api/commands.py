@@ -10,8 +10,10 @@
   own), so two clients choosing the same key never collide or learn of each
   other;
 * ``If-Match`` is accepted on commands to an existing record: the record's
-  version is checked inside the command's unit of work, and a race after
-  that check is reported (409), never retried;
+  version is checked inside the command's unit of work, and the commit is
+  conditioned on it and on every record the command read (found or absent),
+  so a race after that check is reported (409), never retried, and nothing
+  is written;
 * the tenancy check of the route (``api/tenancy.py``) runs inside the same
   unit of work, on the records the command loads anyway, so it costs no
   extra read and a refused command writes nothing;
@@ -201,6 +203,8 @@ def command_route(
             if expected is not None and version_of is not None:
                 stream_id, version = await version_of(uow, c, record)
                 ensure_version(stream_id, version, expected)
+                # The write is conditioned on what was compared, and on everything else read.
+                uow.expect_version(stream_id, version)
             return await handler(c, uow)
 
         outcome = await call.ledger.bus.execute(

@@ -30,7 +30,7 @@ from domain.inputs import LIST_LENGTH
 from ledger.bus import IdempotencyKeyReused
 from ledger.connectivity import is_connection_failure
 from ledger.repository import AggregateNotFound
-from ledger.store import ConcurrencyConflict, StoreError
+from ledger.store import ConcurrencyConflict, StoreError, UnstorablePayload
 
 PROBLEM_BASE = "https://ttledger.dev/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -282,6 +282,14 @@ def problem_for(exc: BaseException, request: web.Request) -> HTTPProblem | None:
             stream_id=str(exc.stream_id),
             expected_version=exc.expected_version,
             current_version=exc.actual_version,
+        )
+    if isinstance(exc, UnstorablePayload):
+        # Defence in depth: input checks should have refused it, but the store did (nothing written).
+        name = _rule_name(exc, "payload_storable")
+        detail = f"the {exc.event_name} event this request would record cannot be stored: {exc.reason}"
+        return HTTPProblem(
+            422, name, "The request holds what the ledger cannot store", detail,
+            errors=[{"field": exc.field, "rule": name, "detail": exc.reason, "event": exc.event_name}],
         )
     if isinstance(exc, IdempotencyKeyReused):
         name = _rule_name(exc, "idempotency_key_reuse")

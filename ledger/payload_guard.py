@@ -37,20 +37,25 @@ INT64_MAX = 2**63 - 1
 
 _CONTROL = bytes(range(32))
 _DIGIT = b"0"
+_MARK = 0
 
 
-def _scan_table() -> bytes:
-    """Control bytes → NUL, digits → ``0``, ``E`` and ``+`` → ``e``: one pass finds every suspect run."""
-    table = bytearray(range(256))
-    for byte in _CONTROL:
-        table[byte] = 0
-    for byte in b"0123456789":
-        table[byte] = _DIGIT[0]
-    table[ord("E")] = table[ord("+")] = ord("e")
+def _table(marked: bytes, *, digits: bool) -> bytes:
+    """A ``bytes.translate`` table: ``marked`` bytes → NUL; with ``digits``, digits → ``0`` and ``E``, ``+`` → ``e``."""
+    table = bytearray(range(256))  # only byte 0, itself marked, maps to 0 unless marked
+    for byte in marked:
+        table[byte] = _MARK
+    if digits:
+        for byte in b"0123456789":
+            table[byte] = _DIGIT[0]
+        table[ord("E")] = table[ord("+")] = ord("e")
     return bytes(table)
 
 
-_SCAN = _scan_table()
+# One pass marks every byte that may start trouble (control bytes, a backslash for \u escapes,
+# N and I for NaN and Infinity) and folds numbers, so that a few substring tests find the rest.
+_SCAN = _table(_CONTROL + b"\\NI", digits=True)
+_CONTROL_ONLY = _table(_CONTROL, digits=False)
 _LONG_NUMBER = _DIGIT * 19  # 2**63 has 19 digits: anything shorter fits in a bigint
 _BIG_EXPONENT = b"e000"  # e+309, E309, ...: overflows a float
 
@@ -70,12 +75,16 @@ def is_suspect(state: bytes) -> bool:
             state.decode("utf-8")
         except UnicodeDecodeError:
             return True
-    if b"\\" in state and b"\\u" in state:
-        return True
-    if (b"N" in state and b"NaN" in state) or (b"I" in state and b"Infinity" in state):
-        return True
     scanned = state.translate(_SCAN)
-    return b"\x00" in scanned or _LONG_NUMBER in scanned or _BIG_EXPONENT in scanned
+    if _LONG_NUMBER in scanned or _BIG_EXPONENT in scanned:
+        return True
+    if b"\x00" not in scanned:
+        return False
+    # A marked byte: a backslash (an escaped quote is harmless), N or I (CNY is harmless), or a control byte.
+    return (
+        b"\\u" in state or b"NaN" in state or b"Infinity" in state
+        or b"\x00" in state.translate(_CONTROL_ONLY)
+    )
 
 
 def check_state(state: bytes) -> Finding | None:
