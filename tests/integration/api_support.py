@@ -141,6 +141,18 @@ def licence_terms(w: dict[str, uuid.UUID] | World, achievement: str = "A", **ext
     }
 
 
+def ufpl_terms(w: World, achievement_id: str, title: str) -> dict[str, Any]:
+    """A use-first-pay-later licence of 30万元 from U to G: trial to 2025-01-31, paid on first revenue."""
+    return {"kind": "ufpl_licence", "title": title, "seller_ids": [w["U"]], "buyer_id": w["G"],
+            "achievement_ids": [achievement_id], "contract_value_fen": 30 * WAN,
+            "transaction_value_fen": 30 * WAN,
+            "licence": {"licence_type": "non_exclusive", "term_start": "2024-02-01", "term_end": "2029-01-31"},
+            "ufpl": {"trial_scope": "中试线试用", "trial_end_on": "2025-01-31",
+                     "triggers": [{"kind": "first_revenue"}]},
+            "payment_terms": {"fixed_price_fen": 30 * WAN,
+                              "installments": [{"amount_fen": 30 * WAN, "days_after_start": 30}]}}
+
+
 def registration(value_fen: int, on: str = "2024-01-25", number: str = "2024110000000001") -> dict[str, Any]:
     return {"registry": "北京技术市场管理办公室", "registration_number": number,
             "approved_category": "licence", "approved_transaction_value_fen": value_fen, "registered_on": on}

@@ -29,6 +29,7 @@ from tests.integration.api_support import (
     problem,
     registration,
     serve,
+    ufpl_terms,
 )
 
 
@@ -240,13 +241,7 @@ async def test_licence_money_from_milestone_to_write_off(api: Api, world: World)
 async def test_use_first_pay_later_trial_to_paid(api: Api, world: World) -> None:
     made = await api.ok("/v1/achievements", patent("固态锂电池电解质", world["U"], "ZL202210000003.X"),
                         who="owner", status=201)
-    terms = {"kind": "ufpl_licence", "title": "先使用后付费许可：固态电解质", "seller_ids": [world["U"]],
-             "buyer_id": world["G"], "achievement_ids": [made["id"]], "contract_value_fen": 30 * WAN,
-             "transaction_value_fen": 30 * WAN,
-             "licence": {"licence_type": "non_exclusive", "term_start": "2024-02-01", "term_end": "2029-01-31"},
-             "ufpl": {"trial_scope": "中试线试用", "trial_end_on": "2025-01-31", "triggers": [{"kind": "first_revenue"}]},
-             "payment_terms": {"fixed_price_fen": 30 * WAN,
-                               "installments": [{"amount_fen": 30 * WAN, "days_after_start": 30}]}}
+    terms = ufpl_terms(world, made["id"], "先使用后付费许可：固态电解质")
     created = await api.ok("/v1/contracts", {"terms": terms, "drafted_on": "2024-01-10"}, status=201)
     c = f"/v1/contracts/{created['id']}"
     await api.ok(f"{c}/signature", {"on": "2024-01-20"})

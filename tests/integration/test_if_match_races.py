@@ -36,7 +36,7 @@ from ledger.repository import AggregateNotFound, Repository
 from ledger.serialisation import default_mapper
 from ledger.store import Commit, ConcurrencyConflict, EventStore
 from ledger.unit_of_work import UnitOfWork
-from tests.integration.api_support import WAN, Api, World, patent, registration
+from tests.integration.api_support import WAN, Api, World, patent, registration, ufpl_terms
 from tests.integration.helpers import Counter
 
 N = 8
@@ -389,13 +389,7 @@ async def test_licence_money_routes(api: Api, world: World, ledger: Ledger) -> N
 async def test_use_first_pay_later_routes(api: Api, world: World, ledger: Ledger) -> None:
     made = await api.ok("/v1/achievements", patent("竞态固态电解质", world["U"], "ZL202210000066.X"),
                         who="owner", status=201)
-    terms = {"kind": "ufpl_licence", "title": "先使用后付费许可：竞态", "seller_ids": [world["U"]],
-             "buyer_id": world["G"], "achievement_ids": [made["id"]], "contract_value_fen": 30 * WAN,
-             "transaction_value_fen": 30 * WAN,
-             "licence": {"licence_type": "non_exclusive", "term_start": "2024-02-01", "term_end": "2029-01-31"},
-             "ufpl": {"trial_scope": "中试线试用", "trial_end_on": "2025-01-31", "triggers": [{"kind": "first_revenue"}]},
-             "payment_terms": {"fixed_price_fen": 30 * WAN,
-                               "installments": [{"amount_fen": 30 * WAN, "days_after_start": 30}]}}
+    terms = ufpl_terms(world, made["id"], "先使用后付费许可：竞态")
     created = await api.ok("/v1/contracts", {"terms": terms, "drafted_on": "2024-01-10"}, status=201)
     ids = {"contract_id": created["id"]}
     c = "/v1/contracts/{contract_id}"
