@@ -63,6 +63,11 @@ class ContractMoneyWritten(Written):
     outstanding_fen: int = Field(description="What is outstanding on the contract after the command, in fen.")
 
 
+class CreditAppliedWritten(ContractMoneyWritten):
+    receipt_id: str = Field(description="The income receipt the credit applied became (`credit-<n>`): "
+                            "allocate it with `POST /v1/distributions`.")
+
+
 class HoldingWritten(Written):
     shares_held: int = Field(description="Shares the institution holds after the command.")
 
@@ -87,6 +92,24 @@ class ReceiptAllocated(Written):
 
 class AwardPaid(Written):
     unpaid_fen: int = Field(description="What is still unpaid on the line after this payment, in fen.")
+
+
+class DeductionReversed(Written):
+    """``id`` is the income book of the subject (contract or achievement) and institution."""
+
+    adjusted_distribution_id: UUID | None = Field(
+        default=None, description="The distribution that had used the deduction and was adjusted, if any."
+    )
+    delta_fen: int | None = Field(
+        default=None, description="What the reversal added to that distribution's net income, in fen."
+    )
+
+
+class RecoveryWritten(Written):
+    outstanding_fen: int = Field(description="What is still to recover on the line after the command, in fen.")
+    against_unpaid_fen: int | None = Field(
+        default=None, description="For an offset: what is still unpaid on the later award's line, in fen."
+    )
 
 
 class SharesAwardedByPolicy(Written):

@@ -329,7 +329,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
     "api.routes.contracts.DueItemView": {"item_id": DUE_ITEM_ID, "label": DUE_ITEM_LABEL},
     "api.routes.contracts.OpenItemView": {"item_id": DUE_ITEM_ID, "label": DUE_ITEM_LABEL},
     "api.routes.contracts.CreditView": {"credit_id": PSEUDONYMISED},
-    "api.routes.contracts.ReceiptView": {"receipt_id": PSEUDONYMISED},
+    "api.routes.contracts.ReceiptView": {"receipt_id": PSEUDONYMISED, "credit_id": PSEUDONYMISED},
     "domain.contract_money.RiskEvent": {"party": RISK_PARTY, "text": DROPPED},
     # ---- equity and self-implementation ---------------------------------------------------------
     "api.routes.equity.HoldingView": {"currency": PUBLIC},
@@ -341,6 +341,7 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
     "domain.self_implementation.ProfitReport": {"correction_reason": DROPPED},
     "api.routes.equity.SelfAwardView": {"pack_id": PUBLIC, "pack_version": PUBLIC},
     "api.routes.equity.SelfAwardLine": {"inventor": TEAM_NAME},
+    "api.routes.equity.SelfAwardPaymentView": {"payment_id": PSEUDONYMISED, "inventor": TEAM_NAME},
     # ---- distribution ---------------------------------------------------------------------------
     "domain.distribution.PolicyVersion": {"version_label": PSEUDONYMISED},
     "domain.distribution.InventorShare": {"inventor": TEAM_NAME},

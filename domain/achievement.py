@@ -48,6 +48,13 @@ from domain.enums import (
     ValuationMethod,
 )
 from domain.errors import require, rule
+from domain.invention_bonus import (
+    INVENTION_BONUS_PAYMENT_VALID,
+    InventionBonusObligation,
+    InventionBonusPayment,
+    obligation,
+    owes_bonus,
+)
 from domain.money import DEFAULT_CURRENCY
 from domain.public_notice import Objection, PublicNotice
 
@@ -240,6 +247,39 @@ class Achievement(Aggregate):
         once = self.granted_on is None
         require(once, GRANT_RECORDED_ONCE, "granted_on", f"granted on {self.granted_on}")
         self._granted(granted_on=granted_on, number=check_text(number, "number"))
+
+    def record_invention_bonus(self, amount_fen: int, paid_on: date, payment_id: str,
+                               agreed: str | None = None) -> None:
+        """Pay the inventors' bonus for the granted patent (专利法实施细则 第93条), in one or more parts.
+
+        ``agreed`` names the agreement or the unit's rule (第92条) when the amount was agreed:
+        the bonus is then not judged by the statutory floor.
+        """
+        granted = self.granted_on
+        require(owes_bonus(self.ip_type, self.service_achievement, granted), INVENTION_BONUS_PAYMENT_VALID,
+                "achievement_id", f"a {self.ip_type} {'service' if self.service_achievement else 'non-service'} "
+                f"achievement {'granted on ' + str(granted) if granted else 'not granted'} owes no invention bonus")
+        require(isinstance(amount_fen, int) and not isinstance(amount_fen, bool) and amount_fen > 0,
+                INVENTION_BONUS_PAYMENT_VALID, "amount_fen", f"{amount_fen!r} is not a positive number of fen")
+        assert granted is not None
+        require(paid_on >= granted, INVENTION_BONUS_PAYMENT_VALID, "paid_on",
+                f"{paid_on} is before the grant on {granted}")
+        used = {p.payment_id for p in self.invention_bonuses}
+        require(bool(payment_id.strip()) and payment_id not in used, INVENTION_BONUS_PAYMENT_VALID,
+                "payment_id", f"{payment_id!r} is blank or already used")
+        note = (agreed or "").strip() or None
+        self._invention_bonus_paid(payment=InventionBonusPayment(payment_id, amount_fen, paid_on, note))
+
+    @property
+    def invention_bonuses(self) -> tuple[InventionBonusPayment, ...]:
+        return getattr(self, "_bonus_payments", ())
+
+    def invention_bonus(self, as_of: date) -> InventionBonusObligation | None:
+        """The bonus obligation of the granted patent as of ``as_of`` (None: none, or not yet granted)."""
+        granted = self.granted_on
+        if not owes_bonus(self.ip_type, self.service_achievement, granted) or granted is None or granted > as_of:
+            return None
+        return obligation(self.ip_type, granted, self.invention_bonuses, as_of)
 
     def record_lapse(self, on: date, reason: str) -> None:
         """The right expired, was abandoned or invalidated (终止/放弃/无效)."""
@@ -519,6 +559,10 @@ class Achievement(Aggregate):
     def _granted(self, granted_on: date, number: str) -> None:
         self.granted_on = granted_on
         self.official_number = number
+
+    @event("InventionBonusPaid")
+    def _invention_bonus_paid(self, payment: InventionBonusPayment) -> None:
+        self._bonus_payments = (*self.invention_bonuses, payment)
 
     @event("Lapsed")
     def _lapsed(self, on: date, reason: str) -> None:

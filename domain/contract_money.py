@@ -92,6 +92,18 @@ INSURANCE_WITHIN_OUTSTANDING = rule(
     group=G,
 )
 
+CREDIT_APPLIED_IS_INCOME = rule(
+    "credit_applied_is_income",
+    "A credit applied to due items is income of the contract on the day it is applied (until "
+    "then it is a liability that may be refunded; a refunded credit is never income). Each "
+    "application is a receipt of its own, named credit-<n> (numbered per contract, never a "
+    "payment, claim or refund reference), that income distribution allocates once; its date "
+    "starts the 36-month award deadline and is on or after the day the credit was received.",
+    source="促进科技成果转化法 第45条; 财税〔2018〕58号",
+    group=G,
+)
+CREDIT_RECEIPT_PREFIX = "credit-"
+
 
 @value_object
 @dataclass(frozen=True)
@@ -132,6 +144,8 @@ class ContractMoney(ContractState):
     royalty_reports: tuple[RoyaltyReport, ...]
     minimum_royalty_years: tuple[int, ...]
     risk_events: tuple[RiskEvent, ...]
+    receipts: dict[str, tuple[int, date]]
+    credit_receipts: dict[str, str]
 
     # --- queries ------------------------------------------------------------------------
 
@@ -319,12 +333,31 @@ class ContractMoney(ContractState):
             credit_fen=rest,
         )
 
-    def apply_credit(self, credit_id: str, on: date, due_item_id: str | None = None) -> None:
+    def apply_credit(self, credit_id: str, on: date, due_item_id: str | None = None) -> str:
+        """Apply a held credit to the named item, else to open items oldest first.
+
+        What it settles is income from ``on``: a receipt ``credit-<n>`` that
+        ``AllocateReceipt`` distributes once (rule ``credit_applied_is_income``).
+        What the items do not take stays held, and a later application is
+        another receipt. Returns the receipt's id.
+        """
         held = self.settlement.credits.get(credit_id, 0)
         require(held > 0, CREDIT_KNOWN, "credit_id", f"no credit {credit_id!r} held")
+        received = self.receipts.get(credit_id)
+        if received is not None:
+            require(
+                on >= received[1],
+                CREDIT_APPLIED_IS_INCOME,
+                "on",
+                f"{on} is before the credit was received on {received[1]}",
+            )
         allocations, _ = self.settlement.plan(held, due_item_id, "due_item_id")
         require(bool(allocations), NOTHING_TO_SETTLE, "credit_id", "nothing is outstanding")
-        self._credit_applied(credit_id=credit_id, applied_on=on, allocations=allocations)
+        receipt_id = self._next_credit_receipt_id()
+        self._credit_applied(
+            credit_id=credit_id, applied_on=on, allocations=allocations, receipt_id=receipt_id
+        )
+        return receipt_id
 
     def refund_credit(self, credit_id: str, amount_fen: int, on: date, reference: str) -> None:
         check_positive(amount_fen)
@@ -425,6 +458,16 @@ class ContractMoney(ContractState):
 
     # --- helpers ---------------------------------------------------------------------------------
 
+    def _next_credit_receipt_id(self) -> str:
+        """``credit-<n>``: the next number of this contract's credit applications not yet used
+        as any reference (a client may have named a payment ``credit-1``)."""
+        n = len(self.credit_receipts) + 1
+        while f"{CREDIT_RECEIPT_PREFIX}{n}" in self.settlement.references or (
+            f"{CREDIT_RECEIPT_PREFIX}{n}" in self.receipts
+        ):
+            n += 1
+        return f"{CREDIT_RECEIPT_PREFIX}{n}"
+
     def _royalty_terms(self) -> RoyaltyTerms:
         royalty = self.terms.payment_terms.royalty
         require(
@@ -456,7 +499,11 @@ class ContractMoney(ContractState):
             credit_fen: int,
         ) -> None: ...
         def _credit_applied(
-            self, credit_id: str, applied_on: date, allocations: list[Allocation]
+            self,
+            credit_id: str,
+            applied_on: date,
+            allocations: list[Allocation],
+            receipt_id: str | None = None,
         ) -> None: ...
         def _credit_refunded(
             self, credit_id: str, amount_fen: int, refunded_on: date, reference: str

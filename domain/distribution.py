@@ -108,6 +108,22 @@ SELF_IMPLEMENTATION_YEARS_WITHIN_PACK = rule(
     source="促进科技成果转化法 第45条 (三)",
     group=G,
 )
+MAIN_CONTRIBUTORS_TEXT_CONFIRMED = False
+"""国发〔2016〕16号 could not be checked against the original text (DOMAIN.md: "confirm against the
+original"), so its check is off unless a policy version turns it on."""
+MAIN_CONTRIBUTORS_SOURCE = "国发〔2016〕16号 实施《促进科技成果转化法》若干规定 (text not confirmed)"
+MAIN_CONTRIBUTORS_SHARE = rule(
+    "main_contributors_share",
+    "When a policy version turns the check on (main_contributors_check), it is flagged, never "
+    "refused, where the main contributors would receive less than 50% of the total award. The "
+    "ledger names no main contributors, so it takes the inventor team (成果完成人) as them and "
+    "the total award as every share awarded to people (the team and the TTO / technology "
+    "managers), for cash (base split and every tier) and equity. The check is OFF by default: "
+    "the wording of 国发〔2016〕16号 could not be confirmed against the original text (DOMAIN.md "
+    "asks to confirm it), and an unconfirmed rule must not mark institutions non-compliant.",
+    source=MAIN_CONTRIBUTORS_SOURCE,
+    group=G,
+)
 
 
 @domain_enum
@@ -203,6 +219,8 @@ class PolicyVersion:
     self_implementation_years: int | None = None
     below_floor: bool = False
     floor_findings: tuple[FloorFinding, ...] = ()
+    main_contributors_check: bool = False
+    contributor_findings: tuple[FloorFinding, ...] = ()  # rule main_contributors_share, when checked
 
     @property
     def bound_by_floor(self) -> bool:
@@ -373,6 +391,26 @@ def floor_findings(
     return found
 
 
+def main_contributor_findings(cash_split: Split, tiers: Sequence[Tier], equity_split: Split) -> list[FloorFinding]:
+    """Where the inventor team (taken as the main contributors) gets < 50% of the awards to people."""
+    found: list[FloorFinding] = []
+    half = Decimal(50)
+    splits = [("cash_split", cash_split), *((f"tiers[{i}].split", t.split) for i, t in enumerate(tiers)),
+              ("equity_split", equity_split)]
+    for field, split in splits:
+        people = split.team_percent + split.percent(BeneficiaryKind.tto)
+        if people == 0:
+            continue
+        given = (split.team_percent * HUNDRED / people).quantize(Decimal("0.01"))
+        if given < half:
+            found.append(FloorFinding(
+                f"{field}.inventor_team", half, given, MAIN_CONTRIBUTORS_SOURCE,
+                f"{MAIN_CONTRIBUTORS_SHARE.name}: {MAIN_CONTRIBUTORS_SOURCE}: main contributors ≥ 50% "
+                "of the total award; the inventor "
+                f"team gets {format_percent(given)}% of the awards to people"))
+    return found
+
+
 def raise_first(findings: Sequence[FloorFinding]) -> None:
     if findings:
         first = findings[0]
@@ -392,6 +430,7 @@ def policy_version(
     pack: RulePackVersion,
     self_implementation_percent: Decimal | int | str | None = None,
     self_implementation_years: int | None = None,
+    main_contributors_check: bool = False,
 ) -> PolicyVersion:
     """Validate a policy version and return it, with its floor findings (pure; records nothing)."""
     label = version_label.strip()
@@ -441,6 +480,9 @@ def policy_version(
         self_implementation_years=self_implementation_years,
         below_floor=bool(findings),
         floor_findings=tuple(findings),
+        main_contributors_check=main_contributors_check,
+        contributor_findings=tuple(main_contributor_findings(cash, made_tiers, equity))
+        if main_contributors_check else (),
     )
     if version.bound_by_floor:
         raise_first(findings)
@@ -484,6 +526,7 @@ class DistributionPolicy(Aggregate):
         pack: RulePackVersion,
         self_implementation_percent: Decimal | int | str | None = None,
         self_implementation_years: int | None = None,
+        main_contributors_check: bool = False,
     ) -> PolicyVersion:
         """Adopt a new version from ``effective_from`` on; earlier versions stay as they were."""
         label = version_label.strip()
@@ -513,6 +556,7 @@ class DistributionPolicy(Aggregate):
             pack=pack,
             self_implementation_percent=self_implementation_percent,
             self_implementation_years=self_implementation_years,
+            main_contributors_check=main_contributors_check,
         )
         self._version_adopted(version=version, below_floor=version.below_floor)
         return version

@@ -34,6 +34,19 @@ DEDUCTION_POSITIVE = rule(
     "A deduction is a positive number of fen with a non-blank description.",
     group=G,
 )
+DEDUCTION_REVERSAL_NAMES_DEDUCTION = rule(
+    "deduction_reversal_names_deduction",
+    "A reversal names the reference of a deduction recorded in the same income book (the "
+    "subject's and institution's).",
+    group=G,
+)
+DEDUCTION_REVERSED_ONCE = rule(
+    "deduction_reversed_once",
+    "A deduction recorded in error is reversed once, with a non-blank reason, on or after the "
+    "day it was incurred; a reversed deduction counts in no net income (a distribution that "
+    "used it is adjusted with delta lines).",
+    group=G,
+)
 RECEIPT_DISTRIBUTED_ONCE = rule(
     "receipt_distributed_once",
     "Each receipt of a contract is distributed once; later deductions adjust that distribution.",
@@ -60,9 +73,13 @@ class RecordedDeduction:
 class IncomeBook(Aggregate):
     """One per institution and contract or achievement; its id derives from both.
 
+    ``snapshot_shape`` 2: reversals (``reversed``), which an older snapshot lacks (it is replayed).
+
     Keyed by institution too because an achievement changes owner: the patent
     fees a university paid before assigning it stay in the university's book.
     """
+
+    snapshot_shape = 2
 
     @staticmethod
     def id_for(subject_id: UUID, institution_id: UUID) -> UUID:
@@ -77,6 +94,7 @@ class IncomeBook(Aggregate):
         self.used: dict[str, UUID] = {}  # deduction reference -> distribution that used it
         self.receipts: dict[str, UUID] = {}  # receipt id -> distribution
         self.net_distributed_fen = 0
+        self.reversed: frozenset[str] = frozenset()
 
     @classmethod
     def open(cls, subject_id: UUID, subject_kind: str, institution_id: UUID) -> IncomeBook:
@@ -95,7 +113,22 @@ class IncomeBook(Aggregate):
         return deduction
 
     def unused(self) -> list[RecordedDeduction]:
-        return [d for d in self.deductions if d.reference not in self.used]
+        return [d for d in self.deductions if d.reference not in self.used and d.reference not in self.reversed]
+
+    def reverse_deduction(self, reference: str, reversed_on: date, reason: str) -> RecordedDeduction:
+        """Reverse a deduction recorded in error (the caller adjusts the distribution that used it)."""
+        found = [d for d in self.deductions if d.reference == reference]
+        require(bool(found), DEDUCTION_REVERSAL_NAMES_DEDUCTION, "reference",
+                f"no deduction {reference!r} is recorded in this income book")
+        deduction = found[0]
+        require(reference not in self.reversed, DEDUCTION_REVERSED_ONCE, "reference",
+                f"deduction {reference!r} was reversed already")
+        require(reason.strip() != "", DEDUCTION_REVERSED_ONCE, "reason", "the reason is blank")
+        require(reversed_on >= deduction.incurred_on, DEDUCTION_REVERSED_ONCE, "reversed_on",
+                f"{reversed_on} is before the deduction was incurred on {deduction.incurred_on}")
+        self._deduction_reversed(deduction=deduction, reversed_on=reversed_on, reason=reason.strip(),
+                                 distribution_id=self.used.get(reference))
+        return deduction
 
     def check_receipt_new(self, receipt_id: str) -> None:
         require(receipt_id not in self.receipts, RECEIPT_DISTRIBUTED_ONCE, "receipt_id",
@@ -118,3 +151,8 @@ class IncomeBook(Aggregate):
         if receipt_id is not None:
             self.receipts = {**self.receipts, receipt_id: distribution_id}
         self.net_distributed_fen += net_fen
+
+    @event("DeductionReversed")
+    def _deduction_reversed(self, deduction: RecordedDeduction, reversed_on: date, reason: str,
+                            distribution_id: UUID | None) -> None:
+        self.reversed = self.reversed | {deduction.reference}

@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.award import TAX_NOTICE, DeadlineStatus, tax_relief_deadline
 from domain.errors import require, rule
 from domain.serialisable import value_object
 
@@ -65,6 +66,62 @@ class SelfImplementationAward:
     pack_version: str
     allocated_on: date
 
+    @property
+    def deadline_on(self) -> date:
+        """36 months (财税〔2018〕58号) from the allocation date: when the award was decided."""
+        return tax_relief_deadline(self.allocated_on)
+
+    @property
+    def deadline_rule(self) -> str:
+        """The rule a late payment is flagged by (recorded, never refused)."""
+        return SELF_IMPLEMENTATION_AWARD_DEADLINE.name
+
+    def line_fen(self, inventor: str) -> int | None:
+        return next((fen for name, fen in self.lines if name == inventor), None)
+
+
+@value_object
+@dataclass(frozen=True)
+class SelfImplementationAwardPayment:
+    """A payment of (part of) one inventor's line of one year's award."""
+
+    payment_id: str
+    year: int
+    inventor: str
+    amount_fen: int
+    paid_on: date
+    within_deadline: bool
+
+
+SELF_IMPLEMENTATION_AWARD_PAYMENT_KNOWN = rule(
+    "self_implementation_award_payment_known",
+    "A payment of a self-implementation award names a year whose award is allocated and an "
+    "inventor with a line in it, is a positive number of fen, and is dated on or after the "
+    "allocation.",
+    group=G,
+)
+SELF_IMPLEMENTATION_AWARD_PAYMENT_WITHIN_UNPAID = rule(
+    "self_implementation_award_payment_within_unpaid",
+    "A payment of a self-implementation award is at most what is allocated to that inventor for "
+    "that year and not yet paid; an award may be paid in parts.",
+    group=G,
+)
+SELF_IMPLEMENTATION_AWARD_PAYMENT_ID_UNIQUE = rule(
+    "self_implementation_award_payment_id_unique",
+    "A payment id is non-blank and used once per self-implementation, so a retried command "
+    "cannot pay twice.",
+    group=G,
+)
+SELF_IMPLEMENTATION_AWARD_DEADLINE = rule(
+    "self_implementation_award_deadline",
+    "A cash award from self-implementation profit is taxed on 50% of its amount only if paid "
+    "within 36 months; for an award from operating profit there is no receipt of income, so the "
+    "36 months run from the allocation date, the day the award is decided. Each payment records "
+    "whether it was in time; a late payment is recorded and flagged, never refused.",
+    source=f"{TAX_NOTICE} (the starting date for operating-profit awards is the ledger's reading)",
+    group=G,
+)
+
 
 SELF_IMPLEMENTATION_ACTIVE = rule(
     "self_implementation_active",
@@ -102,6 +159,7 @@ class SelfImplementation(Aggregate):
         self.stop_reason: str | None = None
         self.report_history: tuple[ProfitReport, ...] = ()
         self.awards: tuple[SelfImplementationAward, ...] = ()
+        self.award_payments: tuple[SelfImplementationAwardPayment, ...] = ()
 
     @classmethod
     def start(
@@ -145,6 +203,38 @@ class SelfImplementation(Aggregate):
     def first_profitable_year(self) -> int | None:
         return next((y for y, p in self.profit_by_year.items() if p > 0), None)
 
+    def award_for(self, year: int) -> SelfImplementationAward | None:
+        return next((a for a in self.awards if a.year == year), None)
+
+    def paid_fen(self, year: int, inventor: str, as_of: date | None = None) -> int:
+        """What is paid of ``inventor``'s line of ``year`` (by ``as_of`` when given)."""
+        # getattr: an aggregate restored from a snapshot taken before payments existed
+        return sum(p.amount_fen for p in getattr(self, "award_payments", ())
+                   if p.year == year and p.inventor == inventor and (as_of is None or p.paid_on <= as_of))
+
+    def unpaid_fen(self, year: int, inventor: str) -> int:
+        award = self.award_for(year)
+        line = award.line_fen(inventor) if award is not None else None
+        return (line or 0) - self.paid_fen(year, inventor)
+
+    def deadline_status(self, year: int, as_of: date) -> dict[str, DeadlineStatus]:
+        """Per inventor with an amount in ``year``'s award: the 36-month status as of ``as_of``."""
+        award = self.award_for(year)
+        status: dict[str, DeadlineStatus] = {}
+        if award is None:
+            return status
+        for name, fen in award.lines:
+            if fen <= 0:
+                continue
+            payments = [p for p in getattr(self, "award_payments", ())
+                         if p.year == year and p.inventor == name and p.paid_on <= as_of]
+            if sum(p.amount_fen for p in payments) >= fen:
+                late = any(not p.within_deadline for p in payments)
+                status[name] = DeadlineStatus.paid_late if late else DeadlineStatus.paid_in_time
+            else:
+                status[name] = DeadlineStatus.overdue if as_of > award.deadline_on else DeadlineStatus.open
+        return status
+
     # --- commands --------------------------------------------------------------------
 
     def report_profit(self, year: int, profit_fen: int, reported_on: date) -> None:
@@ -178,6 +268,30 @@ class SelfImplementation(Aggregate):
                 "lines", "the inventors' lines do not add up to the award")
         self._award_allocated(award=award)
 
+    def pay_award(self, year: int, inventor: str, amount_fen: int, paid_on: date, payment_id: str) -> None:
+        """Pay (part of) ``inventor``'s line of ``year``'s award; 36 months run from its allocation."""
+        used = {p.payment_id for p in getattr(self, "award_payments", ())}
+        require(bool(payment_id.strip()) and payment_id not in used,
+                SELF_IMPLEMENTATION_AWARD_PAYMENT_ID_UNIQUE, "payment_id",
+                f"{payment_id!r} is blank or already used")
+        award = self.award_for(year)
+        require(award is not None, SELF_IMPLEMENTATION_AWARD_PAYMENT_KNOWN, "year",
+                f"no award is allocated for {year}")
+        assert award is not None
+        line = award.line_fen(inventor)
+        require(line is not None, SELF_IMPLEMENTATION_AWARD_PAYMENT_KNOWN, "inventor",
+                f"{inventor!r} has no line in the award for {year}")
+        require(isinstance(amount_fen, int) and not isinstance(amount_fen, bool) and amount_fen > 0,
+                SELF_IMPLEMENTATION_AWARD_PAYMENT_KNOWN, "amount_fen",
+                f"{amount_fen!r} is not a positive number of fen")
+        unpaid = self.unpaid_fen(year, inventor)
+        require(amount_fen <= unpaid, SELF_IMPLEMENTATION_AWARD_PAYMENT_WITHIN_UNPAID, "amount_fen",
+                f"{amount_fen} fen exceeds the {unpaid} fen allocated to {inventor} for {year} and not yet paid")
+        require(paid_on >= award.allocated_on, SELF_IMPLEMENTATION_AWARD_PAYMENT_KNOWN, "paid_on",
+                f"{paid_on} is before the award was allocated on {award.allocated_on}")
+        self._award_paid(payment=SelfImplementationAwardPayment(
+            payment_id, year, inventor, amount_fen, paid_on, paid_on <= award.deadline_on))
+
     def stop(self, on: date, reason: str) -> None:
         require(
             self.stopped_on is None and on >= self.started_on and bool(reason.strip()),
@@ -209,6 +323,10 @@ class SelfImplementation(Aggregate):
     @event("AwardAllocated")
     def _award_allocated(self, award: SelfImplementationAward) -> None:
         self.awards = (*self.awards, award)
+
+    @event("AwardPaid")
+    def _award_paid(self, payment: SelfImplementationAwardPayment) -> None:
+        self.award_payments = (*getattr(self, "award_payments", ()), payment)
 
     @event("Stopped")
     def _stopped(self, stopped_on: date, reason: str) -> None:

@@ -85,7 +85,9 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _verify(settings: Settings) -> int:
+    from domain.money import format_yuan
     from ledger.bootstrap import open_ledger
+    from ledger.conservation import check_conservation
     from ledger.postings_check import check_books
     from ledger.progress import Progress
     from ledger.verify import verify_log
@@ -99,6 +101,9 @@ async def _verify(settings: Settings) -> int:
             books_progress = Progress("verify books", unit="positions")
             books = await check_books(conn, ledger.repository.mapper, progress=books_progress.update)
             books_progress.finish()
+            money_progress = Progress("verify money", unit="records")
+            money = await check_conservation(conn, ledger.repository, progress=money_progress.update)
+            money_progress.finish()
     finally:
         await ledger.close()
     failed = False
@@ -118,6 +123,18 @@ async def _verify(settings: Settings) -> int:
               f"rows; unbalanced at positions {list(books.unbalanced_positions)[:10]}")
         for row in (books.missing + books.unexpected)[:20]:
             print(f"  - {row}")
+    if money.ok:
+        print(f"ttledger verify: money conserved over {money.contracts} contracts, {money.distributions} "
+              f"distributions and {money.self_implementations} self-implementations: cash in "
+              f"{format_yuan(money.cash_in_fen)} yuan, income recognised {format_yuan(money.recognised_fen)}, "
+              f"allocated {format_yuan(money.allocated_fen)}; {len(money.unallocated)} receipt(s) not yet allocated")
+        for cid, receipt_id, fen in money.unallocated[:20]:
+            print(f"  - contract {cid} receipt {receipt_id}: {format_yuan(fen)} yuan")
+    else:
+        failed = True
+        print(f"ttledger verify: money FAILED ({len(money.breaches)} breach(es)); the first: {money.first}")
+        for breach in money.breaches[1:20]:
+            print(f"  - {breach}")
     return 1 if failed else 0
 
 

@@ -135,8 +135,12 @@ def _insurance(contract: Any, e: Any) -> list[JournalEntry]:
 @posts("TechnologyContract.CreditApplied")
 def _credit_applied(contract: Any, e: Any) -> list[JournalEntry]:
     cid = contract.id
+    # Since receipts of applied credits exist the event names its receipt; an older event does
+    # not, and its entry is reproduced as it was written.
+    receipt = getattr(e, "receipt_id", None)
+    why = f"credit {e.credit_id} applied" + (f", income receipt {receipt}" if receipt else "")
     return transfer(_payee(contract), _currency(contract), e.applied_on, "credit_applied",
-                    f"credit {e.credit_id} applied", f"customer_credit:{cid}", f"receivable:{cid}",
+                    why, f"customer_credit:{cid}", f"receivable:{cid}",
                     sum(a.amount_fen for a in e.allocations))
 
 
@@ -267,3 +271,65 @@ def _self_award(impl: Any, e: Any) -> list[JournalEntry]:
             for entry in transfer(UUID(str(impl.institution_id)), "CNY", a.allocated_on, "award_allocated",
                                   f"self-implementation award {a.year}: {a.percent}% of operating profit",
                                   f"distribution:self:{impl.id}", f"distribution_payable:inventor:{name}", fen)]
+
+
+@posts("SelfImplementation.AwardPaid")
+def _self_award_paid(impl: Any, e: Any) -> list[JournalEntry]:
+    """A self-implementation award paid (in part): the inventor's payable is settled in cash."""
+    p = e.payment
+    return transfer(UUID(str(impl.institution_id)), "CNY", p.paid_on, "award_paid",
+                    f"self-implementation award {p.year} paid to inventor:{p.inventor} ({p.payment_id})",
+                    f"distribution_payable:inventor:{p.inventor}", "cash", p.amount_fen)
+
+
+@posts("Achievement.InventionBonusPaid")
+def _invention_bonus_paid(achievement: Any, e: Any) -> list[JournalEntry]:
+    """专利法实施细则 第93条: the inventors' bonus for a granted patent is an expense of its owner."""
+    p = e.payment
+    return transfer(UUID(str(achievement.owners[0].institution_id)), "CNY", p.paid_on, "invention_bonus_paid",
+                    f"invention bonus {p.payment_id} for patent {achievement.official_number}",
+                    f"invention_bonus:{achievement.id}", "cash", p.amount_fen)
+
+
+# --- reversals and recoveries -------------------------------------------------------------
+
+
+@posts("IncomeBook.DeductionReversed")
+def _deduction_reversed(book: Any, e: Any) -> list[JournalEntry]:
+    """The reversing entry of ``DeductionRecorded``, dated the reversal."""
+    d = e.deduction
+    payable = "taxes_payable" if d.category == "tax" else "costs_payable"
+    return transfer(UUID(str(book.institution_id)), "CNY", e.reversed_on, "deduction_reversed",
+                    f"reversal of {d.category} {d.reference}: {e.reason}",
+                    payable, f"transaction_costs:{d.category}", d.amount_fen)
+
+
+@posts("IncomeDistribution.DeductionReversed")
+def _distribution_deduction_reversed(dist: Any, e: Any) -> list[JournalEntry]:
+    return _award_lines(dist, e.adjustment.lines, e.recorded_on, "award_adjusted",
+                        f"adjustment {e.adjustment_id} after deduction {e.deduction.reference} was reversed")
+
+
+@posts("IncomeDistribution.RecoveryRaised")
+def _recovery_raised(dist: Any, e: Any) -> list[JournalEntry]:
+    """The overpaid part of an award becomes a receivable from the beneficiary."""
+    r = e.recovery
+    return transfer(UUID(str(dist.institution_id)), "CNY", r.raised_on, "recovery_raised",
+                    f"award to {r.key} overpaid after {r.adjustment_id}: to recover",
+                    f"award_recoverable:{r.key}", f"distribution_payable:{r.key}", r.amount_fen)
+
+
+@posts("IncomeDistribution.RecoveryRepaid")
+def _recovery_repaid(dist: Any, e: Any) -> list[JournalEntry]:
+    return transfer(UUID(str(dist.institution_id)), "CNY", e.repaid_on, "recovery_repaid",
+                    f"overpaid award repaid by {e.key} ({e.reference})", "cash",
+                    f"award_recoverable:{e.key}", e.amount_fen)
+
+
+@posts("IncomeDistribution.AwardOffset")
+def _award_offset(dist: Any, e: Any) -> list[JournalEntry]:
+    """An award settled by withholding a recovery from the same beneficiary; no cash moves.
+    (The matching ``RecoveryOffset`` of the overpaid distribution posts nothing.)"""
+    return transfer(UUID(str(dist.institution_id)), "CNY", e.offset_on, "recovery_offset",
+                    f"award to {e.key} offset against its recovery ({e.offset_id})",
+                    f"distribution_payable:{e.key}", f"award_recoverable:{e.key}", e.amount_fen)

@@ -34,6 +34,10 @@ ACCOUNTS: dict[str, str] = {
     "costs_payable": "Costs recorded and not yet paid.",
     "distribution": "Net income distributed to beneficiaries (收益分配), per contract.",
     "distribution_payable": "Awards allocated and not yet paid, per beneficiary (应付奖励和报酬).",
+    "award_recoverable": "Awards paid beyond what an adjustment left allocated, owed back by the "
+    "beneficiary (应收回多付奖励), per beneficiary.",
+    "invention_bonus": "Inventors' bonus for a granted patent (职务发明人奖金, 专利法实施细则 第93条), "
+    "an expense per achievement.",
     "equity_held": "Shares held from equity contributions (作价投资), at carrying value, per holding.",
     "dividend_income": "Dividends received, per holding.",
     "revaluation": "Gains and losses on revaluation, impairment and sale of shares, per holding.",

@@ -77,19 +77,38 @@ def unwrap(value: Any) -> Any:
     return value
 
 
+# An aggregate class may declare ``snapshot_shape`` (an int, 1 when absent) and raise it when
+# replaying its events starts to give state an older snapshot cannot hold (e.g. a receipt
+# derived from an event recorded before receipts of that kind existed). A snapshot records
+# the shape it was taken with; the repository ignores a snapshot of an older shape and
+# replays the stream instead, and the next snapshot taken has the new shape.
+SHAPE_KEY = "_snapshot_shape"
+
+
+def shape_of(cls: type) -> int:
+    return int(getattr(cls, "snapshot_shape", 1))
+
+
 class ShapedSnapshot(Snapshot):
     """A snapshot whose state survives the JSON transcoder unchanged in shape."""
 
     @classmethod
     def take(cls, aggregate: Any) -> ShapedSnapshot:
         plain = Snapshot.take(aggregate)
+        state = {k: wrap(v) for k, v in plain.state.items()}
+        if shape_of(type(aggregate)) > 1:
+            state[SHAPE_KEY] = shape_of(type(aggregate))
         return cls(
             originator_id=plain.originator_id,
             originator_version=plain.originator_version,
             timestamp=plain.timestamp,
             topic=plain.topic,
-            state={k: wrap(v) for k, v in plain.state.items()},
+            state=state,
         )
+
+    def is_current(self) -> bool:
+        """False when the aggregate's class has a newer ``snapshot_shape`` than this snapshot."""
+        return int(self.state.get(SHAPE_KEY, 1)) >= shape_of(resolve_topic(self.topic))
 
     def mutate(self, _: None) -> Any:
         restored = Snapshot(
@@ -97,6 +116,6 @@ class ShapedSnapshot(Snapshot):
             originator_version=self.originator_version,
             timestamp=self.timestamp,
             topic=self.topic,
-            state={k: unwrap(v) for k, v in self.state.items()},
+            state={k: unwrap(v) for k, v in self.state.items() if k != SHAPE_KEY},
         )
         return restored.mutate(None)

@@ -294,9 +294,13 @@ DISTRIBUTION = {
     ),
     "scope": (
         "Receipts allocated under the institution's distribution policy (IncomeDistribution), "
-        "their lines per beneficiary and per inventor, and policy versions adopted."
+        "their lines per beneficiary and per inventor, and policy versions adopted. A receipt is "
+        "income recognised on a contract: the part of a payment or of insurance compensation paid "
+        "first (先行赔付) that settled due items, or a credit when applied (credit-<n>); a credit "
+        "still held or refunded is not income."
     ),
-    "date_basis": "Receipt date (received_on) puts a receipt and its lines in a period; "
+    "date_basis": "Receipt date (received_on; for a credit applied, the day it was applied) puts "
+    "a receipt and its lines in a period; "
     "award deadline status is judged as of the as_of date given.",
     "status_basis": (
         "Deadline (财税〔2018〕58号: award paid within 36 months of receiving the income): "
@@ -310,5 +314,50 @@ DISTRIBUTION = {
         "institutions not bound by the floor can adopt one). Allocation floor breaches: receipts "
         "allocated with a band below the floor (below_floor) or whose team amount is under the "
         "floor in fen (team_short_fen > 0)."
+    ),
+}
+
+
+# --- award obligations beside income distribution (projections/obligation_queries.py) ----------
+
+SELF_IMPLEMENTATION_AWARDS = {
+    "title": "自行实施奖励 self-implementation awards",
+    "formula": (
+        "allocated = Σ inventor lines of the awards from operating profit allocated by as_of; "
+        "paid = Σ payments of those lines dated on or before as_of; unpaid = allocated − paid"
+    ),
+    "scope": (
+        "Awards to inventors from a self-implementation's yearly operating profit "
+        "(促进科技成果转化法 第45条第3项), one line per year and inventor, and their payments."
+    ),
+    "date_basis": "Allocation date (allocated_on) puts an award in a period and starts its deadline;",
+    "status_basis": (
+        "Deadline (财税〔2018〕58号): 36 months from the allocation date, the day the award is "
+        "decided (an award from operating profit has no receipt of income; this is the ledger's "
+        "reading). paid_in_time = line fully paid by as_of, every payment within the deadline; "
+        "paid_late = fully paid with a payment after it; overdue = not fully paid and as_of is after "
+        "the deadline; open = not fully paid, deadline not passed. Judged per inventor line with an amount."
+    ),
+}
+
+INVENTION_BONUS = {
+    "title": "职务发明人奖金 patent invention bonus",
+    "formula": (
+        "floor = 4,000.00 yuan per invention patent, 1,500.00 per utility model or design; "
+        "paid = Σ bonus payments dated on or before as_of; short = floor − paid (never below 0; "
+        "0 when the amount was agreed)"
+    ),
+    "scope": (
+        "Granted patents (invention, utility model, design) of service achievements "
+        "(专利法实施细则（2023） 第92–94条), one obligation per patent, owed by its first owner at "
+        "registration."
+    ),
+    "date_basis": "Grant date (granted_on, taken as the announcement date) puts a patent in a "
+    "period; the obligation arises on it and its deadline is 3 months later;",
+    "status_basis": (
+        "due = the floor not yet paid and the deadline not passed; met = the floor paid by the "
+        "deadline; met_late = the floor paid, after the deadline; overdue = the deadline passed "
+        "and the floor not paid by as_of; agreed = a payment recorded as agreed by the unit's "
+        "agreement or own rule (第92条), not judged by the statutory floor (第93条)."
     ),
 }

@@ -13,6 +13,10 @@ From ``IncomeDistribution`` (one per receipt allocated, domain/award.py),
 - ``dist_payments``: every award payment, with its receipt's award deadline.
 - ``dist_inventors``: per institution and inventor, the team allocations summed.
 - ``dist_share_awards``: shares of equity holdings awarded to inventors.
+- ``dist_recoveries``: every movement of a recovery of an overpaid award, signed and dated
+  (raised +, repaid −, offset −), so that what is outstanding per beneficiary as of a date is
+  a sum. A reversed deduction adjusts lines like a late one; an award settled by offsetting a
+  recovery counts as paid on its line and is listed in ``dist_payments`` under its offset id.
 
 Deadline status as of a date is computed by the queries from the stored dates.
 """
@@ -29,6 +33,9 @@ from domain.distribution import DistributionPolicy
 from domain.equity import EquityHolding
 from projections.base import Appended, Row, Rows, TableProjection, TableSpec, cols, topic
 from projections.lookups import text
+from projections.obligations import SPECS as OBLIGATION_SPECS
+from projections.obligations import TOPICS as OBLIGATION_TOPICS
+from projections.obligations import ObligationRows
 from projections.runner import Envelope
 
 D = IncomeDistribution
@@ -93,6 +100,16 @@ INVENTORS = TableSpec(
     cols("institution_id uuid, inventor text, team_allocated_fen bigint"),
     ("institution_id", "inventor"),
 )
+RECOVERIES = TableSpec(
+    "dist_recoveries",
+    cols(
+        "position bigint, distribution_id uuid, key text, beneficiary text, inventor text, "
+        "institution_id uuid, contract_id uuid, movement text, amount_fen bigint, moved_on date, "
+        "reference text"
+    ),
+    ("position",),
+    ("(institution_id, moved_on)",),
+)
 HOLDINGS = TableSpec(
     "dist_holdings", cols("holding_id uuid, institution_id uuid, contract_id uuid"), ("holding_id",)
 )
@@ -112,9 +129,15 @@ T_ALLOCATED = topic(D, "Allocated")
 T_ADJUSTED = topic(D, "Adjusted")
 T_PAID = topic(D, "AwardPaid")
 T_NOTICE = topic(D, "NoticePublished")
+T_REVERSED = topic(D, "DeductionReversed")
+T_OFFSET = topic(D, "AwardOffset")
+T_RAISED = topic(D, "RecoveryRaised")
+T_REPAID = topic(D, "RecoveryRepaid")
+T_RECOVERY_OFFSET = topic(D, "RecoveryOffset")
+RECOVERY_TOPICS = frozenset({T_REVERSED, T_OFFSET, T_RAISED, T_REPAID, T_RECOVERY_OFFSET})
 T_H_CONTRIBUTED = topic(H, "ContributionRecorded")
 T_H_AWARDED = topic(H, "SharesAwarded")
-DISTRIBUTION_TOPICS = frozenset({T_ALLOCATED, T_ADJUSTED, T_PAID, T_NOTICE})
+DISTRIBUTION_TOPICS = frozenset({T_ALLOCATED, T_ADJUSTED, T_PAID, T_NOTICE, *RECOVERY_TOPICS})
 
 
 class _Page:
@@ -127,6 +150,8 @@ class _Page:
         self.inventors = Rows(INVENTORS)
         self.payments = Appended(PAYMENTS)
         self.share_awards = Appended(SHARE_AWARDS)
+        self.obligations = ObligationRows()  # self-implementation awards, invention bonuses
+        self.recoveries = Appended(RECOVERIES)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         for table in (self.owners, self.policies, self.receipts, self.lines, self.holdings,
@@ -134,13 +159,17 @@ class _Page:
             await table.flush(conn)
         await self.payments.flush(conn)
         await self.share_awards.flush(conn)
+        await self.obligations.flush(conn)
+        await self.recoveries.flush(conn)
 
 
 class DistributionProjection(TableProjection):
     name = "distribution"
     rebuild_cost = 1.2  # CPU of a lone rebuild, relative (bench/stats.py's dataset)
-    specs = (POLICY_OWNERS, POLICIES, RECEIPTS, LINES, PAYMENTS, HOLDINGS, SHARE_AWARDS, INVENTORS)
-    topics = frozenset({T_P_CREATED, T_P_ADOPTED, *DISTRIBUTION_TOPICS, T_H_CONTRIBUTED, T_H_AWARDED})
+    specs = (POLICY_OWNERS, POLICIES, RECEIPTS, LINES, PAYMENTS, HOLDINGS, SHARE_AWARDS, INVENTORS,
+             *OBLIGATION_SPECS, RECOVERIES)
+    topics = frozenset({T_P_CREATED, T_P_ADOPTED, *DISTRIBUTION_TOPICS, T_H_CONTRIBUTED, T_H_AWARDED,
+                        *OBLIGATION_TOPICS})
 
     async def apply_page(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
         page = _Page()
@@ -156,6 +185,7 @@ class DistributionProjection(TableProjection):
         institutions = {e.event.institution_id for e in events if e.entry.topic == T_ALLOCATED}
         institutions |= {r["institution_id"] for r in page.receipts.rows.values()}
         await page.inventors.load(conn, institutions, "institution_id")
+        await page.obligations.load(conn, events)
         for envelope in events:
             t, e = envelope.entry.topic, envelope.event
             if t == T_P_CREATED:
@@ -182,6 +212,14 @@ class DistributionProjection(TableProjection):
                 page.holdings.add(HOLDINGS.blank(holding_id=e.originator_id,
                                                  institution_id=e.institution_id,
                                                  contract_id=e.contract_id))
+            elif t in OBLIGATION_TOPICS:
+                page.obligations.apply(t, e)
+            elif t == T_REVERSED:
+                self._adjusted(page, e)  # the same revision as a late deduction's, upwards
+            elif t == T_OFFSET:
+                self._paid(page, _OffsetAsPayment(e))
+            elif t in (T_RAISED, T_REPAID, T_RECOVERY_OFFSET):
+                _recovery_moved(page, envelope.position, t, e)
             elif t == T_H_AWARDED:
                 holding = page.holdings.get(e.originator_id) or {}
                 page.share_awards.add(
@@ -354,3 +392,34 @@ def _fully_paid(line: Row) -> None:
             line["fully_paid_on"] = line["last_paid_on"]
     else:
         line["fully_paid_on"] = None
+
+
+class _OffsetAsPayment:
+    """An ``AwardOffset`` read as the award payment it is on its line (no cash moved)."""
+
+    def __init__(self, e: Any) -> None:
+        self.originator_id = e.originator_id
+        self.key, self.beneficiary, self.inventor = e.key, e.beneficiary, e.inventor
+        self.amount_fen, self.paid_on, self.payment_id = e.amount_fen, e.offset_on, e.offset_id
+        self.within_deadline = e.within_deadline
+
+
+def _recovery_moved(page: _Page, position: int, t: str, e: Any) -> None:
+    receipt = page.receipts.get(e.originator_id) or {}
+    if t == T_RAISED:
+        r = e.recovery
+        key, beneficiary, inventor = r.key, text(r.beneficiary), r.inventor
+        movement, amount, on, reference = "raised", r.amount_fen, r.raised_on, r.recovery_id
+    else:
+        line = page.lines.get(e.originator_id, e.key) or {}
+        key, beneficiary, inventor = e.key, line.get("beneficiary"), line.get("inventor")
+        if t == T_REPAID:
+            movement, amount, on, reference = "repaid", -e.amount_fen, e.repaid_on, e.reference
+        else:
+            movement, amount, on, reference = "offset", -e.amount_fen, e.offset_on, e.offset_id
+    page.recoveries.add(
+        position=position, distribution_id=e.originator_id,
+        key=key, beneficiary=beneficiary, inventor=inventor,
+        institution_id=receipt.get("institution_id"), contract_id=receipt.get("contract_id"),
+        movement=movement, amount_fen=amount, moved_on=on, reference=reference,
+    )

@@ -39,6 +39,7 @@ from projections.definitions import (
     definition,
     transfer_rate_formula,
 )
+from projections.obligation_queries import obligation_sections
 
 Db: TypeAlias = "asyncpg.Pool | asyncpg.Connection"
 FOREVER = date(9999, 12, 31)
@@ -779,7 +780,10 @@ async def distribution_audit(
             "transfer_floor_percent, equity_floor_percent, bound_by_floor, findings "
             f"FROM dist_policies WHERE below_floor {('AND ' + policy_where[0]) if policy_where else ''} "
             "ORDER BY institution_id, effective_from", *policy_params)
+        recoveries = await _audit_recoveries(conn, as_of, institution_id, contract_id, anonymise)
         position = await position_of(conn, "distribution")
+        obligations = await obligation_sections(conn, as_of=as_of, institution_id=institution_id,
+                                                contract_id=contract_id, date_from=date_from, date_to=date_to)
 
     by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
     key_names = [k.strip() for k in key.split(",")]
@@ -826,6 +830,7 @@ async def distribution_audit(
         "anonymised": anonymise,
         "rows": rows,
         "totals": totals,
+        "recoveries": recoveries,
         "floor_breaches": {
             "policies": [
                 {"institution_id": _plain(p["institution_id"]), "version_label": p["version_label"],
@@ -861,6 +866,54 @@ async def distribution_audit(
             as_of_position=position,
             floors=defs.DISTRIBUTION["floors"],
         ),
+        **obligations,  # self_implementation_awards, invention_bonuses (projections/obligation_queries.py)
+    }
+
+
+async def _audit_recoveries(conn: asyncpg.Connection, as_of: date, institution_id: Any,
+                            contract_id: Any, anonymise: bool) -> dict[str, Any]:
+    """Recoveries of overpaid awards outstanding as of a date, per institution and beneficiary.
+
+    A recovery is raised when an adjustment leaves a line paid beyond its allocation, and
+    cleared by repayments and by offsets against later awards to the same beneficiary
+    (``dist_recoveries``, signed movements). Every movement dated on or before ``as_of``
+    counts, whatever the receipt's date; the regulator's view names no inventor (counts).
+    """
+    params: list[Any] = [as_of]
+    where = ["moved_on <= $1"]
+    if institution_id is not None:
+        params.append(_values("institution_id", institution_id, "uuid")[0])
+        where.append(f"institution_id = ${len(params)}::uuid")
+    if contract_id is not None:
+        params.append(_values("contract_id", contract_id, "uuid")[0])
+        where.append(f"contract_id = ${len(params)}::uuid")
+    per = "institution_id, beneficiary" if anonymise else "institution_id, key, beneficiary, inventor"
+    rows = await conn.fetch(
+        f"WITH k AS (SELECT institution_id, key, beneficiary, inventor, "
+        "coalesce(sum(amount_fen) FILTER (WHERE movement = 'raised'), 0) AS raised, "
+        "coalesce(-sum(amount_fen) FILTER (WHERE movement = 'repaid'), 0) AS repaid, "
+        "coalesce(-sum(amount_fen) FILTER (WHERE movement = 'offset'), 0) AS offset_, "
+        f"sum(amount_fen) AS outstanding FROM dist_recoveries WHERE {' AND '.join(where)} "
+        "GROUP BY 1, 2, 3, 4) "
+        f"SELECT {per}, count(*) AS beneficiaries, sum(raised)::bigint AS raised, "
+        "sum(repaid)::bigint AS repaid, sum(offset_)::bigint AS offset_, "
+        f"sum(outstanding)::bigint AS outstanding FROM k GROUP BY {per} ORDER BY {per}", *params)
+    out = []
+    for r in rows:
+        row: dict[str, Any] = {"institution_id": _plain(r["institution_id"]), "beneficiary": r["beneficiary"]}
+        if anonymise:
+            row["beneficiaries"] = int(r["beneficiaries"])
+        else:
+            row.update(key=r["key"], inventor=r["inventor"])
+        row.update(raised_fen=int(r["raised"]), repaid_fen=int(r["repaid"]), offset_fen=int(r["offset_"]),
+                   outstanding_fen=int(r["outstanding"]))
+        out.append(row)
+    return {
+        "rows": out,
+        "raised_fen": sum(r["raised_fen"] for r in out),
+        "repaid_fen": sum(r["repaid_fen"] for r in out),
+        "offset_fen": sum(r["offset_fen"] for r in out),
+        "outstanding_fen": sum(r["outstanding_fen"] for r in out),
     }
 
 

@@ -128,6 +128,8 @@ _OWNER_COMMANDS: list[tuple[str, type[Command], str]] = [
     ("notices", ach.PublishNotice, "Publish a public notice of an agreed price (公示)"),
     ("notices/objections", ach.RecordObjection, "Record an objection to the notice in progress"),
     ("notices/conclusion", ach.ConcludeNotice, "Conclude the notice in progress"),
+    ("invention-bonuses", ach.RecordInventionBonus,
+     "Pay the inventors' bonus for the granted patent (专利法实施细则 第92–94条)"),
 ]
 for _path, _command, _summary in _OWNER_COMMANDS:
     command_route(routes, f"/v1/achievements/{{achievement_id}}/{_path}", _command, roles=OWNERS,

@@ -8,7 +8,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.commands import ContractMoneyWritten, PathTarget, Written, command_route, path_model
+from api.commands import (
+    ContractMoneyWritten,
+    CreditAppliedWritten,
+    PathTarget,
+    Written,
+    command_route,
+    path_model,
+)
 from api.routes.common import ALL_READERS, AsOfQuery, as_of, load_for_read, read_reply
 from api.routing import Call, Reply, RouteRegistry
 from api.tenancy import (
@@ -72,9 +79,13 @@ class CreditView(BaseModel):
 
 
 class ReceiptView(BaseModel):
-    receipt_id: str = Field(description="Payment or insurance claim id; income distribution allocates each once.")
+    receipt_id: str = Field(description="Payment or insurance claim id, or `credit-<n>` for a credit applied; "
+                            "income distribution allocates each once.")
     amount_fen: int
-    received_on: date
+    received_on: date = Field(description="The day the income was received; for a credit applied, the day "
+                              "it was applied (the 36-month award deadline counts from it).")
+    credit_id: str | None = Field(default=None, description="For a credit applied: the credit (the payment "
+                                  "that was held as credit).")
 
 
 class ContractView(BaseModel):
@@ -143,7 +154,8 @@ def contract_view(c: TechnologyContract, on: date) -> ContractView:
         outstanding_fen=c.outstanding_fen(), outstanding_due_fen=c.outstanding_fen(on),
         overdue_items=overdue, overdue_fen=sum(i.outstanding_fen for i in overdue),
         credits=[CreditView(credit_id=k, amount_fen=v) for k, v in c.credits.items()],
-        receipts=[ReceiptView(receipt_id=k, amount_fen=v[0], received_on=v[1]) for k, v in c.receipts.items()],
+        receipts=[ReceiptView(receipt_id=k, amount_fen=v[0], received_on=v[1], credit_id=c.credit_receipts.get(k))
+                  for k, v in c.receipts.items()],
         royalty_reports=list(c.royalty_reports), milestones_reached=dict(c.milestones_reached),
         ufpl_stage=c.ufpl_stage, revenue_reports=list(c.revenue_reports), risk_events=list(c.risk_events),
     )
@@ -197,7 +209,8 @@ _COMMANDS: list[tuple[str, type[Command], str, type[Written]]] = [
      ContractMoneyWritten),
     ("milestones", con.ReachMilestone, "Record a milestone reached", ContractMoneyWritten),
     ("payments", con.RecordPayment, "Record a payment received", ContractMoneyWritten),
-    ("credit-applications", con.ApplyCredit, "Apply a held credit to due items", ContractMoneyWritten),
+    ("credit-applications", con.ApplyCredit, "Apply a held credit to due items (it becomes an income receipt)",
+     CreditAppliedWritten),
     ("credit-refunds", con.RefundCredit, "Refund a held credit", ContractMoneyWritten),
     ("deferrals", con.DeferDueItems, "Defer due items (延期支付), with approval", ContractMoneyWritten),
     ("write-offs", con.WriteOff, "Write off a due item (核销), with approval", ContractMoneyWritten),

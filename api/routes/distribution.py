@@ -17,9 +17,11 @@ from pydantic import BaseModel, Field
 from api.commands import (
     AwardPaid,
     DeductionRecorded,
+    DeductionReversed,
     PathTarget,
     PolicyAdopted,
     ReceiptAllocated,
+    RecoveryWritten,
     SelfImplementationAwarded,
     SharesAwardedByPolicy,
     Written,
@@ -86,7 +88,11 @@ class LineView(BaseModel):
     inventor: str | None
     allocated_fen: int
     paid_fen: int
-    unpaid_fen: int = Field(description="Negative when a later adjustment left less than was paid.")
+    unpaid_fen: int = Field(description="Negative when a later adjustment left less than was paid "
+                            "(since recoveries, that excess is raised as a recovery instead).")
+    recovery_outstanding_fen: int = Field(
+        default=0, description="Paid beyond what an adjustment left allocated, still owed back (repaid or "
+        "offset against a later award clears it).")
     deadline_status: DeadlineStatus | None = Field(
         description="36-month deadline (财税〔2018〕58号) as of `as_of`; none for a line of 0."
     )
@@ -140,6 +146,7 @@ def distribution_view(d: IncomeDistribution, on: date, *, contract_registered: b
         lines.append(LineView(
             key=names.key(key), beneficiary=beneficiary, inventor=names(inventor) if inventor else None,
             allocated_fen=d.allocated.get(key, 0), paid_fen=d.paid.get(key, 0), unpaid_fen=d.unpaid_fen(key),
+            recovery_outstanding_fen=d.recovery_outstanding_fen(key),
             deadline_status=status.get(key), tax_relief_eligible=relief[key].eligible,
             tax_relief_reasons=list(relief[key].reasons),
         ))
@@ -238,6 +245,45 @@ command_route(routes, "/v1/self-implementations/{self_implementation_id}/awards"
               summary="Award the inventors a share of a year's operating profit",
               target=PathTarget("self_implementation_id", SelfImplementation), scope=implementer,
               response=SelfImplementationAwarded, tags=TAGS)
+
+
+
+async def _offsets(who: Principal, uow: UnitOfWork, cmd: dist.OffsetRecovery,
+                   distribution: IncomeDistribution) -> None:
+    """Both distributions are the token's institution's (the later one is a body reference)."""
+    await _distributor(who, uow, cmd, distribution)
+    try:
+        against = await uow.get(IncomeDistribution, cmd.against_distribution_id)
+    except AggregateNotFound:
+        raise missing_reference(IncomeDistribution, cmd.against_distribution_id,
+                                "against_distribution_id") from None
+    if not acts_for(who, against.institution_id):
+        raise missing_reference(IncomeDistribution, cmd.against_distribution_id, "against_distribution_id")
+
+
+command_route(
+    routes, "/v1/deductions/reversals", dist.ReverseDeduction, roles=INSTITUTIONS,
+    summary="Reverse a deduction recorded in error (冲销扣除项)",
+    description="Names the deduction's `reference` in the income book of `subject_id` and a `reason`; "
+    "recorded once. If a distribution used the deduction, it is adjusted with delta lines (net income "
+    "rises by the amount; `adjusted_distribution_id`, `delta_fen`); if unused, it just stops counting.",
+    scope=_deducts, response=DeductionReversed, send_etag=False, tags=TAGS,
+)
+command_route(
+    routes, "/v1/distributions/{distribution_id}/recoveries/repayments", dist.RecordRecovery,
+    roles=INSTITUTIONS, summary="Record an overpaid award paid back (多付奖励退回)",
+    description="Settles (part of) the recovery outstanding on line `key`, raised when an adjustment "
+    "left the line paid beyond its allocation.",
+    target=_distribution, scope=_distributor, response=RecoveryWritten, tags=TAGS,
+)
+command_route(
+    routes, "/v1/distributions/{distribution_id}/recoveries/offsets", dist.OffsetRecovery,
+    roles=INSTITUTIONS, summary="Offset an overpaid award against a later award (多付奖励抵扣)",
+    description="Withholds (part of) the recovery outstanding on line `key` from the unpaid award of "
+    "the same line in `against_distribution_id` (same institution): that award counts as paid by the "
+    "offset, no cash moves.",
+    target=_distribution, scope=_offsets, response=RecoveryWritten, tags=TAGS,
+)
 
 
 @routes.get("/v1/institutions/{institution_id}/policy", roles=READERS, path_params=path_model("institution_id"),

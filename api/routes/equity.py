@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.commands import HoldingWritten, PathTarget, Written, command_route, path_model
+from api.commands import AwardPaid, HoldingWritten, PathTarget, Written, command_route, path_model
 from api.redaction import names_for
 from api.routes.common import ALL_READERS, ReadQuery, load_for_read, read_reply, redacts
 from api.routing import Call, Reply, RouteRegistry
@@ -95,6 +95,14 @@ class SelfAwardLine(BaseModel):
     amount_fen: int
 
 
+class SelfAwardPaymentView(BaseModel):
+    payment_id: str
+    inventor: str = Field(description="The inventor's name; `#n` for a regulator's token.")
+    amount_fen: int
+    paid_on: date
+    within_deadline: bool = Field(description="Paid within 36 months of the allocation (财税〔2018〕58号).")
+
+
 class SelfAwardView(BaseModel):
     year: int
     profit_fen: int
@@ -104,6 +112,9 @@ class SelfAwardView(BaseModel):
     pack_id: str
     pack_version: str
     allocated_on: date
+    deadline_on: date | None = Field(default=None, description="36 months after the allocation (财税〔2018〕58号).")
+    paid_fen: int = 0
+    payments: list[SelfAwardPaymentView] = []
 
 
 class SelfImplementationView(BaseModel):
@@ -130,7 +141,13 @@ def self_implementation_view(s: SelfImplementation, *, redact: bool) -> SelfImpl
         report_history=list(s.report_history),
         awards=[SelfAwardView(year=a.year, profit_fen=a.profit_fen, award_fen=a.award_fen, percent=a.percent,
                               lines=[SelfAwardLine(inventor=names(n), amount_fen=f) for n, f in a.lines],
-                              pack_id=a.pack_id, pack_version=a.pack_version, allocated_on=a.allocated_on)
+                              pack_id=a.pack_id, pack_version=a.pack_version, allocated_on=a.allocated_on,
+                              deadline_on=a.deadline_on,
+                              paid_fen=sum(p.amount_fen for p in s.award_payments if p.year == a.year),
+                              payments=[SelfAwardPaymentView(payment_id=p.payment_id, inventor=names(p.inventor),
+                                                             amount_fen=p.amount_fen, paid_on=p.paid_on,
+                                                             within_deadline=p.within_deadline)
+                                        for p in s.award_payments if p.year == a.year])
                 for a in s.awards],
     )
 
@@ -197,6 +214,12 @@ for _path, _command, _summary in _SELF_COMMANDS:
     command_route(routes, f"/v1/self-implementations/{{self_implementation_id}}/{_path}", _command,
                   roles=INSTITUTIONS, summary=_summary, target=_implementation, scope=implementer,
                   response=Written, tags=SELF_TAGS)
+command_route(routes, "/v1/self-implementations/{self_implementation_id}/award-payments",
+              eq.PaySelfImplementationAward, roles=INSTITUTIONS,
+              summary="Pay (part of) an inventor's self-implementation award of a year",
+              description="At most what is allocated to the inventor for the year and not yet paid; "
+              "the 36 months of 财税〔2018〕58号 run from the award's allocation date.",
+              target=_implementation, scope=implementer, response=AwardPaid, tags=SELF_TAGS)
 
 
 @routes.get("/v1/equity-holdings/{holding_id}", roles=ALL_READERS - {Role.OPERATOR},

@@ -78,6 +78,16 @@ class RecordPatentGrant(AchievementCommand):
     number: OfficialNumber
 
 
+class RecordInventionBonus(AchievementCommand):
+    """Pay the inventors' bonus for a granted patent (专利法实施细则 2023 第92–94条), in part or in full."""
+
+    amount_fen: Fen
+    paid_on: date
+    payment_id: Identifier
+    agreed: Note | None = None
+    """The agreement or the unit's own rule (第92条) when the amount was agreed, not the statutory floor."""
+
+
 class RecordLapse(AchievementCommand):
     on: date
     reason: Note
@@ -182,6 +192,7 @@ method_commands(Achievement, "achievement_id", {
     PublishNotice: "publish_notice",
     RecordObjection: "record_objection",
     ConcludeNotice: "conclude_notice",
+    RecordInventionBonus: "record_invention_bonus",
 })
 
 

@@ -216,6 +216,14 @@ async def end(cmd: EndContract, uow: UnitOfWork) -> Result:
     return written(contract)
 
 
+@handler(ApplyCredit)
+async def apply_credit(cmd: ApplyCredit, uow: UnitOfWork) -> Result:
+    """The credit applied is income: the answer names its receipt (``credit-<n>``) for ``AllocateReceipt``."""
+    contract = await uow.get(TechnologyContract, cmd.contract_id)
+    receipt_id = contract.apply_credit(cmd.credit_id, cmd.on, cmd.due_item_id)
+    return written(contract, outstanding_fen=contract.outstanding_fen(), receipt_id=receipt_id)
+
+
 # Commands that call one contract method with the command's own fields.
 _METHODS: dict[type[ContractCommand], str] = {
     SignContract: "sign",
@@ -225,7 +233,6 @@ _METHODS: dict[type[ContractCommand], str] = {
     TopUpMinimumRoyalty: "top_up_minimum_royalty",
     ReachMilestone: "reach_milestone",
     RecordPayment: "record_payment",
-    ApplyCredit: "apply_credit",
     RefundCredit: "refund_credit",
     DeferDueItems: "defer_due_items",
     WriteOff: "write_off",

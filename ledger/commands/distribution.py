@@ -62,6 +62,9 @@ class AdoptDistributionPolicy(Command):
     inventor_overrides: Annotated[dict[Name, Percent], items(100)] | None = None
     self_implementation_percent: Percent | None = None
     self_implementation_years: Years | None = None
+    main_contributors_check: bool = False
+    """Flag (never refuse) main contributors under 50% of the award (国发〔2016〕16号, text not
+    confirmed against the original: off by default; see rule main_contributors_share)."""
 
 
 class RecordDeduction(Command):
@@ -78,6 +81,9 @@ class RecordDeduction(Command):
 
 
 class AllocateReceipt(Command):
+    """Distribute one receipt of a contract, once: a payment, an insurance claim paid first
+    (先行赔付), or a credit applied (``credit-<n>``, listed in the contract's ``receipts``)."""
+
     contract_id: UUID
     receipt_id: Identifier
 
@@ -114,8 +120,10 @@ async def adopt_distribution_policy(cmd: AdoptDistributionPolicy, uow: UnitOfWor
         institution_kind=institution.kind, pack=pack,
         self_implementation_percent=cmd.self_implementation_percent,
         self_implementation_years=cmd.self_implementation_years,
+        main_contributors_check=cmd.main_contributors_check,
     )
-    return written(policy, pack=f"{pack.pack_id} {pack.version}", below_floor=bool(version.floor_findings))
+    return written(policy, pack=f"{pack.pack_id} {pack.version}", below_floor=bool(version.floor_findings),
+                   main_contributors_flagged=bool(version.contributor_findings))
 
 
 async def _book(uow: UnitOfWork, subject_id: UUID, kind: str, institution_id: UUID) -> IncomeBook:
@@ -159,7 +167,7 @@ async def record_deduction(cmd: RecordDeduction, uow: UnitOfWork) -> Result:
 async def allocate_receipt(cmd: AllocateReceipt, uow: UnitOfWork) -> Result:
     contract = await existing(uow, TechnologyContract, cmd.contract_id, "contract_id")
     require(cmd.receipt_id in contract.receipts, REFERENCED_RECORD_EXISTS, "receipt_id",
-            f"contract {contract.id} has no payment or claim {cmd.receipt_id!r}")
+            f"contract {contract.id} has no payment, claim or applied credit {cmd.receipt_id!r}")
     gross_fen, received_on = contract.receipts[cmd.receipt_id]
     institution = await uow.get(Institution, contract.terms.seller_ids[0])
     pack = pack_in_force(institution.rule_pack_on(received_on), received_on)
@@ -269,3 +277,74 @@ async def allocate_self_implementation_award(cmd: AllocateSelfImplementationAwar
         cmd.year, implementation.profit_by_year[cmd.year], award_fen, Decimal(percent), lines,
         pack.pack_id, pack.version, cmd.allocated_on))
     return written(implementation, award_fen=award_fen, lines=dict(lines))
+
+
+# --- reversals and recoveries (issue 12, deliverable 3) -------------------------------------
+
+
+class ReverseDeduction(Command):
+    """Reverse a deduction recorded in error; a distribution that used it is adjusted (lines grow)."""
+
+    subject_id: UUID
+    reference: Identifier
+    institution_id: UUID | None = None
+    """Whose book it is; by default the contract's lead seller or the achievement's first owner."""
+    reversed_on: date
+    reason: Note
+
+
+class RecordRecovery(Command):
+    """Money an overpaid beneficiary paid back on a line's outstanding recovery."""
+
+    distribution_id: UUID
+    key: LineKey
+    amount_fen: Fen
+    repaid_on: date
+    reference: Identifier
+
+
+class OffsetRecovery(Command):
+    """Settle a line's outstanding recovery by withholding it from a later award to the same
+    beneficiary (``against_distribution_id``, same institution and line key)."""
+
+    distribution_id: UUID
+    key: LineKey
+    against_distribution_id: UUID
+    amount_fen: Fen
+    offset_on: date
+    offset_id: Identifier
+
+
+@handler(ReverseDeduction)
+async def reverse_deduction(cmd: ReverseDeduction, uow: UnitOfWork) -> Result:
+    kind, institution_id = await _subject(uow, cmd.subject_id, cmd.institution_id)
+    book = await _book(uow, cmd.subject_id, kind, institution_id)
+    used_by = book.used.get(cmd.reference)
+    deduction = book.reverse_deduction(cmd.reference, cmd.reversed_on, cmd.reason)
+    result = written(book)
+    if used_by is not None:
+        distribution = await uow.get(IncomeDistribution, used_by)
+        adjustment = distribution.reverse_deduction(f"reversal:{cmd.reference}", deduction.as_deduction(),
+                                                    cmd.reversed_on, cmd.reason)
+        result["adjusted_distribution_id"] = str(distribution.id)
+        result["delta_fen"] = adjustment.delta_fen
+    return result
+
+
+@handler(RecordRecovery)
+async def record_recovery(cmd: RecordRecovery, uow: UnitOfWork) -> Result:
+    distribution = await uow.get(IncomeDistribution, cmd.distribution_id)
+    distribution.repay_recovery(cmd.key, cmd.amount_fen, cmd.repaid_on, cmd.reference)
+    return written(distribution, outstanding_fen=distribution.recovery_outstanding_fen(cmd.key))
+
+
+@handler(OffsetRecovery)
+async def offset_recovery(cmd: OffsetRecovery, uow: UnitOfWork) -> Result:
+    distribution = await uow.get(IncomeDistribution, cmd.distribution_id)
+    if cmd.against_distribution_id == distribution.id:
+        against = distribution
+    else:
+        against = await existing(uow, IncomeDistribution, cmd.against_distribution_id, "against_distribution_id")
+    distribution.offset_recovery(cmd.key, cmd.amount_fen, cmd.offset_on, cmd.offset_id, against)
+    return written(distribution, outstanding_fen=distribution.recovery_outstanding_fen(cmd.key),
+                   against_unpaid_fen=against.unpaid_fen(cmd.key))

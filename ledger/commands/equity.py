@@ -106,6 +106,16 @@ class StopSelfImplementation(SelfImplementationCommand):
     reason: Note
 
 
+class PaySelfImplementationAward(SelfImplementationCommand):
+    """Pay part or all of one inventor's line of one year's self-implementation award."""
+
+    year: CalendarYear
+    inventor: Name
+    amount_fen: Fen
+    paid_on: date
+    payment_id: Identifier
+
+
 @handler(RecordEquityContribution)
 async def record_equity_contribution(cmd: RecordEquityContribution, uow: UnitOfWork) -> Result:
     contract = await existing(uow, TechnologyContract, cmd.contract_id, "contract_id")
@@ -148,3 +158,10 @@ _SELF_METHODS: dict[type[SelfImplementationCommand], str] = {
 
 
 method_commands(SelfImplementation, "self_implementation_id", _SELF_METHODS)
+
+
+@handler(PaySelfImplementationAward)
+async def pay_self_implementation_award(cmd: PaySelfImplementationAward, uow: UnitOfWork) -> Result:
+    implementation = await uow.get(SelfImplementation, cmd.self_implementation_id)
+    implementation.pay_award(cmd.year, cmd.inventor, cmd.amount_fen, cmd.paid_on, cmd.payment_id)
+    return written(implementation, unpaid_fen=implementation.unpaid_fen(cmd.year, cmd.inventor))

@@ -78,7 +78,7 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/achievements"): CREATE_FOR_U,
     **{("POST", f"/v1/achievements/{{achievement_id}}/{p}"): OWNER_CHANGE for p in (
         "grant", "lapse", "separate-register/entry", "separate-register/exit", "rights-grant", "valuations",
-        "proofs-of-concept", "notices", "notices/objections", "notices/conclusion")},
+        "proofs-of-concept", "notices", "notices/objections", "notices/conclusion", "invention-bonuses")},
     ("POST", "/v1/achievements/{achievement_id}/listings"): LISTING,
     ("POST", "/v1/achievements/{achievement_id}/delistings"): LISTING,
     ("GET", "/v1/achievements/{achievement_id}"): ACHIEVEMENT_READ,
@@ -100,7 +100,7 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/equity-holdings/{holding_id}"): OWNER_READ,
     ("POST", "/v1/self-implementations"): CREATE_FOR_U,
     **{("POST", f"/v1/self-implementations/{{self_implementation_id}}/{p}"): OWNER_CHANGE for p in (
-        "profits", "profit-corrections", "stop", "awards")},
+        "profits", "profit-corrections", "stop", "awards", "award-payments")},
     ("GET", "/v1/self-implementations/{self_implementation_id}"): OWNER_READ,
     # distribution
     ("POST", "/v1/institutions/{institution_id}/policy"): OWNER_CHANGE,
@@ -109,6 +109,9 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/distributions"): row(buyer=SCOPE, stranger=REF),  # contract: the licence C
     ("POST", "/v1/distributions/{distribution_id}/payments"): OWNER_CHANGE,
     ("POST", "/v1/distributions/{distribution_id}/notices"): OWNER_CHANGE,
+    ("POST", "/v1/deductions/reversals"): row(buyer=SCOPE, stranger=REF),  # subject: the licence C
+    ("POST", "/v1/distributions/{distribution_id}/recoveries/repayments"): OWNER_CHANGE,
+    ("POST", "/v1/distributions/{distribution_id}/recoveries/offsets"): OWNER_CHANGE,
     ("GET", "/v1/distributions/{distribution_id}"): OWNER_READ,
     # the books, statistics, the event feed
     ("GET", "/v1/institutions/{institution_id}/balances"): READ_ALL_OF_U,
@@ -148,6 +151,7 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
         a + "grant": {"granted_on": "2023-01-10", "number": "ZL1"},
         a + "lapse": {"on": "2021-01-01", "reason": " "},
         a + "separate-register/entry": {"on": "2023-02-01"},
+        a + "invention-bonuses": {"amount_fen": 0, "paid_on": "2001-01-01", "payment_id": "IB"},
         a + "separate-register/exit": {"on": "2023-03-01", "reason": " "},
         a + "rights-grant": {"kind": "joint_ownership", "granted_on": "2023-01-01", "retained_share": "1"},
         a + "valuations": {"method": "market", "amount_fen": 0, "valued_on": "2022-09-01"},
@@ -195,6 +199,8 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
         s + "profit-corrections": {"year": 1999, "profit_fen": 1, "corrected_on": "2024-04-01", "reason": "x"},
         s + "stop": {"on": "2001-01-01", "reason": "x"},
         s + "awards": {"year": 1999, "allocated_on": "2024-05-01"},
+        s + "award-payments": {"year": 1999, "inventor": "王明", "amount_fen": 1, "paid_on": "2024-06-01",
+                               "payment_id": "SP"},
         "/v1/deductions": {"subject_id": w["C"], "reference": "T", "category": "tax", "amount_fen": 0,
                            "incurred_on": "2024-03-10", "description": "x"},
         "/v1/distributions": {"contract_id": w["C"], "receipt_id": "no-such-receipt"},
@@ -202,6 +208,13 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
                                                          "payment_id": "AW"},
         "/v1/distributions/{distribution_id}/notices": {"notice_id": "N", "starts_on": "2024-04-20",
                                                         "ends_on": "2024-04-01"},
+        "/v1/deductions/reversals": {"subject_id": w["C"], "reference": "no-such-deduction",
+                                     "reversed_on": "2024-05-01", "reason": "x"},
+        "/v1/distributions/{distribution_id}/recoveries/repayments": {
+            "key": "none", "amount_fen": 1, "repaid_on": "2024-06-30", "reference": "R"},
+        "/v1/distributions/{distribution_id}/recoveries/offsets": {
+            "key": "none", "against_distribution_id": w["D"], "amount_fen": 1, "offset_on": "2024-06-30",
+            "offset_id": "O"},
     }
     return {("POST", path): body for path, body in out.items()}
 

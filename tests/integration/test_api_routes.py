@@ -91,6 +91,8 @@ async def test_achievement_lifecycle(api: Api, world: World) -> None:
     world.ids["A1"] = uuid.UUID(created["id"])
     a = f"/v1/achievements/{created['id']}"
     await api.ok(f"{a}/grant", {"granted_on": "2023-01-10", "number": "ZL202310000001.X"}, who="owner")
+    await api.ok(f"{a}/invention-bonuses", {"amount_fen": 4000 * 100, "paid_on": "2023-03-01",
+                                            "payment_id": "BONUS-1"}, who="owner")
     await api.ok(f"{a}/separate-register/entry", {"on": "2023-02-01"}, who="owner")
     await api.ok(f"{a}/separate-register/exit", {"on": "2023-03-01", "reason": "转入专项管理"}, who="owner")
     await api.ok(f"{a}/valuations", {"method": "market", "amount_fen": 200 * WAN, "valued_on": "2022-09-01",
@@ -214,6 +216,7 @@ async def test_licence_money_from_milestone_to_write_off(api: Api, world: World)
 
     applied = await api.ok(f"{c}/credit-applications", {"credit_id": "P2", "on": "2025-03-01"}, who="owner")
     assert applied["outstanding_fen"] == 7 * WAN
+    assert applied["receipt_id"] == "credit-1"  # the credit applied is income, allocatable once
     await api.ok(f"{c}/defaults", {"on": "2025-03-10", "description": "最低提成逾期未付"}, who="owner")
     await api.ok(f"{c}/credit-reports", {"agency": "人民银行征信中心", "reported_on": "2025-03-12",
                                          "content_ref": "CR-2025-001"}, who="owner")
@@ -227,6 +230,8 @@ async def test_licence_money_from_milestone_to_write_off(api: Api, world: World)
     assert written["outstanding_fen"] == 0
     view = await api.read(c, who="buyer")
     assert view["outstanding_fen"] == 0 and view["credits"] == []
+    assert {"receipt_id": "credit-1", "amount_fen": 3 * WAN, "received_on": "2025-03-01",
+            "credit_id": "P2"} in view["receipts"]
     assert [r["kind"] for r in view["risk_events"]] == ["default", "credit_report", "insurance_compensation"]
     assert view["milestones_reached"] == {"量产": "2024-06-01"} and len(view["royalty_reports"]) == 1
 
@@ -290,10 +295,15 @@ async def test_self_implementation_profit_and_award(api: Api, world: World) -> N
                                              "reason": "审计调整"}, who="owner")
     awarded = await api.ok(f"{s}/awards", {"year": 2023, "allocated_on": "2024-05-01"}, who="owner")
     assert awarded["award_fen"] > 0 and list(awarded["lines"]) == ["王明"]
+    paid = await api.ok(f"{s}/award-payments", {"year": 2023, "inventor": "王明", "amount_fen": 1000,
+                                                "paid_on": "2024-06-01", "payment_id": "SI-PAY-1"}, who="owner")
+    assert paid["unpaid_fen"] == awarded["award_fen"] - 1000
     await api.ok(f"{s}/stop", {"on": "2025-01-01", "reason": "转为对外许可"}, who="owner")
     view = await api.read(s, who="owner")
     assert view["profit_by_year"] == {"2023": 120 * WAN} and view["stopped_on"] == "2025-01-01"
     assert (await api.read(s, who="regulator"))["awards"][0]["lines"][0]["inventor"] == "#1"
+    assert view["awards"][0]["paid_fen"] == 1000 and view["awards"][0]["payments"][0]["inventor"] == "王明"
+    assert (await api.read(s, who="regulator"))["awards"][0]["payments"][0]["payment_id"].startswith("p-")
 
 
 # ---- distribution ---------------------------------------------------------------------------------

@@ -308,6 +308,8 @@ async def test_achievement_routes(api: Api, world: World, ledger: Ledger) -> Non
     a = "/v1/achievements/{achievement_id}"
     for suffix, step in (
         ("grant", {"granted_on": "2023-01-10", "number": "ZL202310000009.X"}),
+        ("invention-bonuses", lambda i: {"amount_fen": 2000 * 100, "paid_on": "2023-02-01",
+                                         "payment_id": f"IB-{i}"}),
         ("separate-register/entry", {"on": "2023-02-01"}),
         ("separate-register/exit", {"on": "2023-03-01", "reason": "转入专项管理"}),
         ("valuations", {"method": "market", "amount_fen": 200 * WAN, "valued_on": "2022-09-01",
@@ -428,6 +430,8 @@ async def test_self_implementation_routes(api: Api, world: World, ledger: Ledger
     await race(api, ledger, f"{s}/profit-corrections", ids, {
         "year": 2023, "profit_fen": 120 * WAN, "corrected_on": "2024-04-01", "reason": "审计调整"})
     await race(api, ledger, f"{s}/awards", ids, {"year": 2023, "allocated_on": "2024-05-01"})
+    await race(api, ledger, f"{s}/award-payments", ids, lambda i: {
+        "year": 2023, "inventor": "王明", "amount_fen": 1000, "paid_on": "2024-06-01", "payment_id": f"SP-{i}"})
     await race(api, ledger, f"{s}/stop", ids, {"on": "2025-01-01", "reason": "转为对外许可"})
 
 
@@ -438,6 +442,34 @@ async def test_distribution_routes(api: Api, world: World, ledger: Ledger) -> No
                lambda i: {"notice_id": f"N-{i}", "starts_on": "2024-04-01", "ends_on": "2024-04-20"})
     await race(api, ledger, f"{d}/payments", ids, lambda i: {
         "key": "inventor:张三", "amount_fen": 1000, "paid_on": "2024-06-30", "payment_id": f"AW-{i}"})
+
+
+
+async def test_recovery_routes(api: Api, world: World, ledger: Ledger) -> None:
+    """An overpaid award (paid in full, then a late deduction) is repaid, then offset against a
+    later award to the same inventor."""
+    from datetime import date
+
+    from domain.award import IncomeDistribution
+    from ledger.commands import distribution as dist
+    from tests.integration.test_reversals import second_deal
+
+    ids = {"distribution_id": world["D"]}
+    d = "/v1/distributions/{distribution_id}"
+    zhang = "inventor:张三"
+    unpaid = (await ledger.repository.get(IncomeDistribution, uuid.UUID(world["D"]))).unpaid_fen(zhang)
+    await ledger.bus.handle(dist.PayAward(distribution_id=uuid.UUID(world["D"]), key=zhang, amount_fen=unpaid,
+                                          paid_on=date(2024, 6, 29), payment_id="AW-FULL"))
+    late = await ledger.bus.handle(dist.RecordDeduction(
+        subject_id=uuid.UUID(world["C"]), reference="LATE-1", category="tax", amount_fen=WAN,
+        incurred_on=date(2024, 6, 30), description="补缴税款"))
+    assert late.result["adjusted_distribution_id"] == world["D"]
+    await race(api, ledger, f"{d}/recoveries/repayments", ids, lambda i: {
+        "key": zhang, "amount_fen": 100, "repaid_on": "2024-07-01", "reference": f"RET-{i}"})
+    later = await second_deal(ledger, {"uni": world["U"], "firm": world["F"]}, "张三", "ZL202210000099.1")
+    await race(api, ledger, f"{d}/recoveries/offsets", ids, lambda i: {
+        "key": zhang, "against_distribution_id": str(later), "amount_fen": 100, "offset_on": "2024-08-05",
+        "offset_id": f"OFF-{i}"})
 
 
 def test_every_if_match_route_was_raced() -> None:

@@ -49,6 +49,7 @@ from ledger.bus import IdempotencyKeyReused, Outcome
 from ledger.commands import achievement as ach
 from ledger.commands import contract as con
 from ledger.commands import distribution as dist
+from ledger.conservation import check_conservation
 from ledger.database import dsn_for_database, ensure_database
 from ledger.postings import account_balances, trial_balance
 from ledger.repository import AggregateNotFound
@@ -155,6 +156,26 @@ class LedgerMachine(RuleBasedStateMachine):
                  key=f"pay-{payment_id}")
         return contract, payment_id
 
+    @rule(receipt=receipts)
+    def apply_credit(self, receipt: tuple[UUID, str]) -> None:
+        """Apply what a payment left as credit (refused by its rule when it left none)."""
+        self.run(con.ApplyCredit(contract_id=receipt[0], credit_id=receipt[1], on=self.today()))
+
+    @rule(receipt=receipts, amount=st.integers(1, 50_000 * YUAN))
+    def refund_credit(self, receipt: tuple[UUID, str], amount: int) -> None:
+        self.run(con.RefundCredit(contract_id=receipt[0], credit_id=receipt[1], amount_fen=amount, on=self.today(),
+                                  reference=f"R{uuid.uuid4().hex[:8]}"))
+
+    @rule(contract=contracts, end=st.sampled_from(["terminate", "expire"]),
+          kept=st.lists(st.integers(1, 20_000), max_size=2))
+    def end_contract(self, contract: UUID, end: str, kept: list[int]) -> None:
+        """End with open items, perhaps keeping liquidated damages (民法典 第566条)."""
+        on = self.today()
+        self.run(con.EndContract.model_validate({
+            "contract_id": contract, "end": end, "on": on.isoformat(), "reason": "违约",
+            "kept": [{"name": f"违约金-{n}", "amount_fen": yuan * YUAN, "due_on": (on + timedelta(days=30)).isoformat()}
+                     for n, yuan in enumerate(kept)]}))
+
     @rule(contract=contracts, item=st.integers(1, 4))
     def write_off(self, contract: UUID, item: int) -> None:
         self.run(con.WriteOff(contract_id=contract, due_item_id=f"installment-{item}", approver="财务处",
@@ -230,7 +251,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.run(con.RecordPayment(contract_id=contract, payment_id=f"X{uuid.uuid4().hex[:8]}",
                                    amount_fen=agg.terms.payment_terms.fixed_price_fen + extra,
                                    received_on=self.today(), overpayment="reject"),
-                 breaks={"overpayment_rejected"})
+                 breaks={"overpayment_rejected", "ended_contract_settles_only_what_remains"})
 
     @rule(team=st.integers(0, 100), department=st.integers(0, 100))
     def adopt_policy(self, team: int, department: int) -> None:
@@ -295,6 +316,15 @@ class LedgerMachine(RuleBasedStateMachine):
                 s.paid_fen + s.written_off_fen + s.cancelled_fen + s.outstanding_fen for s in states
             )
             assert all(s.outstanding_fen >= 0 for s in states)
+
+    @invariant()
+    def money_conserved(self) -> None:
+        """Cash = recognised + credit held + refunded; allocations = paid + payable; ended owes what remains."""
+        async def check() -> list[Any]:
+            async with self.ledger.store.pool.acquire() as conn:
+                return (await check_conservation(conn, self.ledger.repository)).breaches
+
+        assert self.loop.run_until_complete(check()) == []
 
     @invariant()
     def schedules_sum_to_price(self) -> None:

@@ -1,0 +1,148 @@
+"""The distribution audit's sections on award obligations outside income distributions.
+
+``self_implementation_awards``: awards from self-implementation profit (Law Art. 45 (3)) per
+institution, allocated, paid and unpaid as of a date, and each inventor line's 36-month deadline
+status (财税〔2018〕58号, counted from the allocation date), as for cash awards.
+
+``invention_bonuses``: the inventors' bonus of each granted patent of a service achievement
+(专利法实施细则 2023 第92–94条) per institution: the statutory floor, what was paid, and its
+status as of a date (due, met, met_late, overdue, agreed).
+
+Both read the tables of projection ``distribution`` (projections/obligations.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from projections import definitions as defs
+
+SELF_STATUSES = ("paid_in_time", "paid_late", "open", "overdue")
+BONUS_STATUSES = ("due", "met", "met_late", "overdue", "agreed")
+
+
+def _where(column: str, institution_id: UUID | str | None, contract_id: Any, date_from: date | None,
+           date_to: date | None, params: list[Any]) -> str:
+    where = []
+    if contract_id is not None:
+        return "FALSE"  # neither has a contract
+    if institution_id is not None:
+        params.append(UUID(str(institution_id)))
+        where.append(f"institution_id = ${len(params)}::uuid")
+    if date_from is not None:
+        params.append(date_from)
+        where.append(f"{column} >= ${len(params)}::date")
+    if date_to is not None:
+        params.append(date_to)
+        where.append(f"{column} <= ${len(params)}::date")
+    return " AND ".join(where) or "TRUE"
+
+
+async def self_implementation_awards(conn: asyncpg.Connection, *, as_of: date,
+                                     institution_id: UUID | str | None = None, contract_id: Any = None,
+                                     date_from: date | None = None, date_to: date | None = None) -> dict[str, Any]:
+    params: list[Any] = [as_of]
+    cond = _where("allocated_on", institution_id, contract_id, date_from, date_to, params)
+    records = await conn.fetch(
+        "WITH l AS (SELECT l.institution_id, l.self_implementation_id, l.year, l.inventor, l.allocated_fen, "
+        "l.deadline_on, coalesce(sum(p.amount_fen) FILTER (WHERE p.paid_on <= $1::date), 0)::bigint AS paid, "
+        "coalesce(bool_or(NOT p.within_deadline) FILTER (WHERE p.paid_on <= $1::date), false) AS late "
+        "FROM dist_self_lines l LEFT JOIN dist_self_payments p USING (self_implementation_id, year, inventor) "
+        f"WHERE l.allocated_on <= $1::date AND {_qualified(cond)} GROUP BY 1, 2, 3, 4, 5, 6) "
+        "SELECT institution_id, CASE WHEN allocated_fen <= 0 THEN NULL WHEN paid >= allocated_fen THEN "
+        "CASE WHEN late THEN 'paid_late' ELSE 'paid_in_time' END WHEN $1::date > deadline_on THEN 'overdue' "
+        "ELSE 'open' END AS status, count(*) AS lines, count(DISTINCT (self_implementation_id, year)) AS awards, "
+        "coalesce(sum(allocated_fen), 0)::bigint AS allocated_fen, coalesce(sum(paid), 0)::bigint AS paid_fen "
+        "FROM l GROUP BY 1, 2 ORDER BY 1, 2", *params)
+    awards = await conn.fetch(
+        "SELECT institution_id, count(DISTINCT (self_implementation_id, year)) FROM dist_self_lines "
+        f"WHERE allocated_on <= $1::date AND {cond} GROUP BY 1", *params)
+    rows: dict[Any, dict[str, Any]] = {}
+    for r in records:
+        row = rows.setdefault(r["institution_id"], _self_row(r["institution_id"]))
+        row["allocated_fen"] += int(r["allocated_fen"])
+        row["paid_fen"] += int(r["paid_fen"])
+        if r["status"] is not None:
+            bucket = row["deadline"][r["status"]]
+            bucket["lines"] += int(r["lines"])
+            bucket["unpaid_fen"] += int(r["allocated_fen"]) - int(r["paid_fen"])
+    for r in awards:
+        rows.setdefault(r[0], _self_row(r[0]))["awards"] = int(r[1])
+    out = [rows[k] for k in sorted(rows, key=str)]
+    for row in out:
+        row["unpaid_fen"] = row["allocated_fen"] - row["paid_fen"]
+    totals = _self_row(None)
+    totals.pop("institution_id")
+    for row in out:
+        for name in ("awards", "allocated_fen", "paid_fen"):
+            totals[name] += row[name]
+        for s in SELF_STATUSES:
+            for n in ("lines", "unpaid_fen"):
+                totals["deadline"][s][n] += row["deadline"][s][n]
+    totals["unpaid_fen"] = totals["allocated_fen"] - totals["paid_fen"]
+    return {"rows": out, "totals": totals, "definition": {
+        **defs.SELF_IMPLEMENTATION_AWARDS, "date_basis": defs.SELF_IMPLEMENTATION_AWARDS["date_basis"]
+        + f" as_of = {as_of}."}}
+
+
+def _self_row(institution_id: Any) -> dict[str, Any]:
+    return {"institution_id": str(institution_id) if institution_id is not None else None, "awards": 0,
+            "allocated_fen": 0, "paid_fen": 0, "unpaid_fen": 0,
+            "deadline": {s: {"lines": 0, "unpaid_fen": 0} for s in SELF_STATUSES}}
+
+
+async def invention_bonuses(conn: asyncpg.Connection, *, as_of: date, institution_id: UUID | str | None = None,
+                            contract_id: Any = None, date_from: date | None = None,
+                            date_to: date | None = None) -> dict[str, Any]:
+    params: list[Any] = [as_of]
+    cond = _where("granted_on", institution_id, contract_id, date_from, date_to, params)
+    records = await conn.fetch(
+        "WITH b AS (SELECT b.institution_id, b.achievement_id, b.floor_fen, b.deadline_on, "
+        "coalesce(sum(p.amount_fen) FILTER (WHERE p.paid_on <= $1::date), 0)::bigint AS paid, "
+        "coalesce(sum(p.amount_fen) FILTER (WHERE p.paid_on <= least($1::date, b.deadline_on)), 0)::bigint "
+        "AS in_time, coalesce(bool_or(p.agreed) FILTER (WHERE p.paid_on <= $1::date), false) AS agreed "
+        "FROM dist_invention_bonuses b LEFT JOIN dist_invention_bonus_payments p USING (achievement_id) "
+        f"WHERE b.service AND b.granted_on <= $1::date AND {_qualified(cond, 'b')} GROUP BY 1, 2, 3, 4) "
+        "SELECT institution_id, CASE WHEN agreed THEN 'agreed' WHEN in_time >= floor_fen THEN 'met' "
+        "WHEN paid >= floor_fen THEN 'met_late' WHEN $1::date > deadline_on THEN 'overdue' ELSE 'due' END "
+        "AS status, count(*) AS patents, sum(floor_fen)::bigint AS floor_fen, sum(paid)::bigint AS paid_fen, "
+        "sum(CASE WHEN agreed THEN 0 ELSE greatest(floor_fen - paid, 0) END)::bigint AS short_fen "
+        "FROM b GROUP BY 1, 2 ORDER BY 1, 2", *params)
+    rows: dict[Any, dict[str, Any]] = {}
+    for r in records:
+        row = rows.setdefault(r["institution_id"], _bonus_row(r["institution_id"]))
+        for name in ("patents", "floor_fen", "paid_fen", "short_fen"):
+            row[name] += int(r[name])
+            row["status"][r["status"]][name] = int(r[name])
+    out = [rows[k] for k in sorted(rows, key=str)]
+    totals = _bonus_row(None)
+    totals.pop("institution_id")
+    for row in out:
+        for name in ("patents", "floor_fen", "paid_fen", "short_fen"):
+            totals[name] += row[name]
+            for s in BONUS_STATUSES:
+                totals["status"][s][name] += row["status"][s][name]
+    return {"rows": out, "totals": totals, "definition": {
+        **defs.INVENTION_BONUS, "date_basis": defs.INVENTION_BONUS["date_basis"] + f" as_of = {as_of}."}}
+
+
+def _bonus_row(institution_id: Any) -> dict[str, Any]:
+    return {"institution_id": str(institution_id) if institution_id is not None else None, "patents": 0,
+            "floor_fen": 0, "paid_fen": 0, "short_fen": 0,
+            "status": {s: {"patents": 0, "floor_fen": 0, "paid_fen": 0, "short_fen": 0} for s in BONUS_STATUSES}}
+
+
+def _qualified(cond: str, alias: str = "l") -> str:
+    for column in ("institution_id", "allocated_on", "granted_on"):
+        cond = cond.replace(f"{column} ", f"{alias}.{column} ")
+    return cond
+
+
+async def obligation_sections(conn: asyncpg.Connection, **kwargs: Any) -> dict[str, Any]:
+    """Both sections, keyed as the distribution audit answers them."""
+    return {"self_implementation_awards": await self_implementation_awards(conn, **kwargs),
+            "invention_bonuses": await invention_bonuses(conn, **kwargs)}
