@@ -128,8 +128,8 @@ async def _verify(settings: Settings) -> int:
               f"distributions and {money.self_implementations} self-implementations: cash in "
               f"{format_yuan(money.cash_in_fen)} yuan, income recognised {format_yuan(money.recognised_fen)}, "
               f"allocated {format_yuan(money.allocated_fen)}; {len(money.unallocated)} receipt(s) not yet allocated")
-        for cid, receipt_id, fen in money.unallocated[:20]:
-            print(f"  - contract {cid} receipt {receipt_id}: {format_yuan(fen)} yuan")
+        for cid, receipt_id, fen in money.unallocated[:20]:  # not a problem: listed with "·", problems with "-"
+            print(f"  · contract {cid} receipt {receipt_id}: {format_yuan(fen)} yuan")
     else:
         failed = True
         print(f"ttledger verify: money FAILED ({len(money.breaches)} breach(es)); the first: {money.first}")

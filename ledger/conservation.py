@@ -198,8 +198,8 @@ async def check_conservation(conn: asyncpg.Connection, repository: Repository, *
             # The institution keeps its own share: nothing is payable on it (ledger/posting_rules.py).
             unpaid = {k: record.unpaid_fen(k) for k in record.lines if str(record.lines[k][0]) != "institution"}
             _check_payables(where, unpaid, postings.get(record.id, {}), report)
-            for key, fen in record.outstanding_recoveries().items():
-                to_recover[(record.institution_id, key)] += fen
+            for line_key, fen in record.outstanding_recoveries().items():
+                to_recover[(record.institution_id, line_key)] += fen
             for account, fen in postings.get(record.id, {}).items():
                 if account.startswith("award_recoverable:"):
                     recoverable[(record.institution_id, account.removeprefix("award_recoverable:"))] += fen
@@ -209,15 +209,15 @@ async def check_conservation(conn: asyncpg.Connection, repository: Repository, *
             for award in record.awards:
                 for name, fen in award.lines:
                     allocated[f"inventor:{name}"] += fen
-            for payment in getattr(record, "payments", ()):
+            for payment in getattr(record, "award_payments", ()):  # absent from an older snapshot shape
                 allocated[f"inventor:{payment.inventor}"] -= payment.amount_fen
             _check_payables(f"self-implementation {record.id}", allocated, postings.get(record.id, {}), report)
-    for institution, key in sorted(set(to_recover) | set(recoverable), key=str):
-        if to_recover[(institution, key)] != recoverable[(institution, key)]:
+    for pair in sorted(set(to_recover) | set(recoverable), key=str):
+        if to_recover[pair] != recoverable[pair]:
             report.breaches.append(Breach(
-                "recoveries_conserved", f"institution {institution}",
-                f"{key}: recoveries outstanding {to_recover[(institution, key)]} fen ≠ award_recoverable "
-                f"balance {recoverable[(institution, key)]}"))
+                "recoveries_conserved", f"institution {pair[0]}",
+                f"{pair[1]}: recoveries outstanding {to_recover[pair]} fen ≠ award_recoverable "
+                f"balance {recoverable[pair]}"))
     for cid, contract in contracts.items():
         for receipt_id, (fen, _) in sorted(contract.receipts.items()):
             if (cid, receipt_id) not in allocated_receipts and fen:

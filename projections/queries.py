@@ -879,14 +879,12 @@ async def _audit_recoveries(conn: asyncpg.Connection, as_of: date, institution_i
     (``dist_recoveries``, signed movements). Every movement dated on or before ``as_of``
     counts, whatever the receipt's date; the regulator's view names no inventor (counts).
     """
-    params: list[Any] = [as_of]
-    where = ["moved_on <= $1"]
+    sql = Sql()
+    where = [f"moved_on <= {sql.param(as_of, 'date')}"]
     if institution_id is not None:
-        params.append(_values("institution_id", institution_id, "uuid")[0])
-        where.append(f"institution_id = ${len(params)}::uuid")
+        where.append(f"institution_id = {sql.param(_values('institution_id', institution_id, 'uuid')[0], 'uuid')}")
     if contract_id is not None:
-        params.append(_values("contract_id", contract_id, "uuid")[0])
-        where.append(f"contract_id = ${len(params)}::uuid")
+        where.append(f"contract_id = {sql.param(_values('contract_id', contract_id, 'uuid')[0], 'uuid')}")
     per = "institution_id, beneficiary" if anonymise else "institution_id, key, beneficiary, inventor"
     rows = await conn.fetch(
         f"WITH k AS (SELECT institution_id, key, beneficiary, inventor, "
@@ -897,7 +895,7 @@ async def _audit_recoveries(conn: asyncpg.Connection, as_of: date, institution_i
         "GROUP BY 1, 2, 3, 4) "
         f"SELECT {per}, count(*) AS beneficiaries, sum(raised)::bigint AS raised, "
         "sum(repaid)::bigint AS repaid, sum(offset_)::bigint AS offset_, "
-        f"sum(outstanding)::bigint AS outstanding FROM k GROUP BY {per} ORDER BY {per}", *params)
+        f"sum(outstanding)::bigint AS outstanding FROM k GROUP BY {per} ORDER BY {per}", *sql.params)
     out = []
     for r in rows:
         row: dict[str, Any] = {"institution_id": _plain(r["institution_id"]), "beneficiary": r["beneficiary"]}

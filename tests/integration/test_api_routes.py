@@ -355,6 +355,36 @@ async def test_distribution_deductions_awards_and_notice(api: Api, world: World)
     assert adopted["below_floor"] is False and adopted["version"] == policy["version"] + 1
 
 
+async def test_reversal_recovery_repayment_and_offset(api: Api, world: World) -> None:
+    """After 张三 was paid in full, a late deduction leaves him overpaid: a named recovery, repaid in part,
+    the rest offset against his award from the next receipt (P2), then the deduction is reversed."""
+    d = f"/v1/distributions/{world['D']}"
+    late = await api.ok("/v1/deductions", {"subject_id": world["C"], "reference": "TAX-2", "category": "tax",
+                                           "amount_fen": WAN, "incurred_on": "2024-07-10",
+                                           "description": "补缴税款"}, who="owner")
+    assert late["adjusted_distribution_id"] == world["D"]
+    view = await api.read(d, who="owner")
+    owed = {line["key"]: line["recovery_outstanding_fen"] for line in view["lines"]}["inventor:张三"]
+    assert owed > 0
+    version = view["version"]
+    repaid = await api.ok(f"{d}/recoveries/repayments", {"key": "inventor:张三", "amount_fen": 100,
+                                                          "repaid_on": "2024-08-01", "reference": "RP-1"},
+                          who="owner", **{"If-Match": f'"{version}"'})
+    assert repaid["version"] == version + 1
+    second = await api.ok("/v1/distributions", {"contract_id": world["C"], "receipt_id": "P2"}, who="owner",
+                          status=201)
+    await api.ok(f"{d}/recoveries/offsets", {"key": "inventor:张三", "against_distribution_id": second["id"],
+                                             "amount_fen": owed - 100, "offset_on": "2024-12-10",
+                                             "offset_id": "OFF-1"}, who="owner")
+    after = await api.read(d, who="owner")
+    assert {line["key"]: line["recovery_outstanding_fen"] for line in after["lines"]}["inventor:张三"] == 0
+    reversed_ = await api.ok("/v1/deductions/reversals", {"subject_id": world["C"], "reference": "TAX-2",
+                                                          "reversed_on": "2024-12-20", "reason": "税款已退回"},
+                             who="owner")
+    assert reversed_["adjusted_distribution_id"] == world["D"]
+    assert (await api.read(d, who="owner"))["net_fen"] == view["net_fen"] + WAN
+
+
 # ---- the books --------------------------------------------------------------------------------------
 
 

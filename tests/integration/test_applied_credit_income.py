@@ -37,6 +37,7 @@ from domain.errors import DomainError
 from ledger.bootstrap import Ledger, connect_ledger
 from ledger.commands import contract as con
 from ledger.commands import distribution as dist
+from ledger.conservation import check_conservation
 from ledger.postings import account_balances, trial_balance
 from ledger.postings_check import check_books
 from ledger.serialisation import default_mapper
@@ -147,6 +148,10 @@ async def test_applied_credit_is_allocated_once_and_counted_in_gross_income(ledg
         (D("2024-06-01"), "credit BANK-1 applied, income receipt credit-1", f"receivable:{cid}", -CREDIT)]
     async with ledger.store.pool.acquire() as conn:
         assert (await check_books(conn, default_mapper())).ok
+        money = await check_conservation(conn, ledger.repository)
+    # Cash in 150,000.00 = receipts BANK-1 100,000.00 + credit-1 50,000.00, both allocated, none held.
+    assert money.breaches == [] and money.unallocated == []
+    assert (money.cash_in_fen, money.recognised_fen, money.allocated_fen) == (150_000_00, 150_000_00, 150_000_00)
 
     # 5. The distribution audit: gross 150,000.00, the cash the contract brought in.
     await project(ledger)

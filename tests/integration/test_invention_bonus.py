@@ -20,6 +20,7 @@ from domain.errors import DomainError
 from ledger.bootstrap import Ledger, connect_ledger
 from ledger.commands import achievement as ach
 from ledger.commands import institution as inst
+from ledger.conservation import check_conservation
 from ledger.postings import account_balances
 from ledger.postings_check import check_books
 from ledger.serialisation import default_mapper
@@ -84,7 +85,9 @@ async def test_obligations_payments_books_and_audit(ledger: Ledger) -> None:
     assert balances["cash"] == -(4_000 + 1_500 + 800) * YUAN
     async with ledger.store.pool.acquire() as conn:
         books = await check_books(conn, ledger.repository.mapper)
+        money = await check_conservation(conn, ledger.repository)
     assert books.ok, (books.missing[:3], books.unexpected[:3])
+    assert money.breaches == []
 
     runner = ProjectionRunner(ledger.store, default_mapper(), all_projections())
     await runner.setup()

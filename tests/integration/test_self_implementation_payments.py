@@ -21,6 +21,7 @@ from ledger.bootstrap import Ledger, connect_ledger
 from ledger.commands import achievement as ach
 from ledger.commands import distribution as dist
 from ledger.commands import equity as eq
+from ledger.conservation import check_conservation
 from ledger.postings import account_balances
 from ledger.postings_check import check_books
 from ledger.serialisation import default_mapper
@@ -90,7 +91,9 @@ async def test_paid_in_parts_posted_and_audited(ledger: Ledger) -> None:
     assert balances["cash"] == -85_000 * YUAN
     async with ledger.store.pool.acquire() as conn:
         books = await check_books(conn, ledger.repository.mapper)
+        money = await check_conservation(conn, ledger.repository)
     assert books.ok, (books.missing[:3], books.unexpected[:3], books.unbalanced_positions[:3])
+    assert money.breaches == [] and money.self_implementations == 1
 
     runner = ProjectionRunner(ledger.store, default_mapper(), all_projections())
     await runner.setup()

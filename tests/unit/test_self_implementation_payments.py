@@ -31,6 +31,8 @@ def test_deadline_runs_36_months_from_the_allocation() -> None:
     p = allocated()
     assert p.awards[0].allocated_on == date(2025, 2, 1)
     assert p.awards[0].deadline_on == date(2028, 2, 1)
+    # A late payment is flagged by this rule, never refused (see test_deadline_status_like_cash_awards).
+    assert p.awards[0].deadline_rule == "self_implementation_award_deadline"
 
 
 def test_paid_in_parts_never_more_than_the_line() -> None:
