@@ -4,8 +4,9 @@ Hypothesis drives random sequences of commands, valid and invalid, through
 the bus: achievements registered with owner and inventor shares (some not
 adding up), contracts drafted (some with installments that miss the price),
 signed and put into force; payments (some too large, some held as credit),
-deliberate overpayments, write-offs, deferrals, deductions, allocations, award
-payments, distribution policies (some below the floor or not adding up),
+deliberate overpayments, write-offs, deferrals, credits applied and refunded,
+contracts terminated or expired with open items (some keeping damages),
+deductions and their reversals, allocations, award payments, distribution policies (some below the floor or not adding up),
 retries of earlier commands with the same idempotency key, and reuses of a
 key for another command. After every step the invariants hold:
 
@@ -17,6 +18,11 @@ key for another command. After every step the invariants hold:
 * every allocation's lines add up to its net income; no award line is paid
   beyond its allocation, and every allocation gives the inventors at least
   the rule pack's floor;
+* money is conserved (``ledger/conservation.py``, as ``ttledger verify``
+  checks it): per contract cash in = income recognised + credit held +
+  refunded; every receipt allocated at most once and exactly; per
+  beneficiary allocated = paid + payable; an ended contract owes only what
+  remains;
 * a rejected command names a rule of the catalogue (domain/errors.py, and
   the very rule a deliberately invalid command breaks) and writes nothing;
 * a replayed idempotent command writes nothing and returns the first result;
@@ -70,6 +76,7 @@ class LedgerMachine(RuleBasedStateMachine):
     contracts = Bundle("contracts")
     receipts = Bundle("receipts")
     distributions = Bundle("distributions")
+    deductions = Bundle("deductions")
 
     def __init__(self) -> None:
         super().__init__()
@@ -187,13 +194,21 @@ class LedgerMachine(RuleBasedStateMachine):
         self.run(con.DeferDueItems(contract_id=contract, new_due_dates={f"installment-{item}": on + timedelta(days=days)},
                                    approver="技术转移中心", reason="买方申请", decided_on=on))
 
-    @rule(contract=contracts, category=st.sampled_from(["tax", "maintenance", "agency", "valuation"]),
+    @rule(target=deductions, contract=contracts,
+          category=st.sampled_from(["tax", "maintenance", "agency", "valuation"]),
           amount=st.integers(-5, 80_000 * YUAN))
-    def deduct(self, contract: UUID, category: str, amount: int) -> None:
+    def deduct(self, contract: UUID, category: str, amount: int) -> tuple[UUID, str]:
         reference = f"D{uuid.uuid4().hex[:8]}"
         self.run(dist.RecordDeduction(subject_id=contract, reference=reference, category=category,
                                       amount_fen=amount, incurred_on=self.today(), description="费用"),
                  key=f"deduct-{reference}")
+        return contract, reference
+
+    @rule(deduction=deductions)
+    def reverse_deduction(self, deduction: tuple[UUID, str]) -> None:
+        """Reverse a deduction recorded in error (refused when unknown or reversed already)."""
+        self.run(dist.ReverseDeduction(subject_id=deduction[0], reference=deduction[1], reversed_on=self.today(),
+                                       reason="误录"))
 
     @rule(target=distributions, receipt=receipts)
     def allocate(self, receipt: tuple[UUID, str]) -> UUID | None:
@@ -348,8 +363,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 "SELECT DISTINCT stream_id FROM events WHERE topic LIKE '%IncomeDistribution.Allocated'")):
             d = self.loop.run_until_complete(self.ledger.repository.get(IncomeDistribution, did))
             assert sum(line.amount_fen for line in d.allocation.lines) == d.allocation.net_fen
-            for key, paid in d.paid.items():
-                assert paid <= d.allocated[key]
+            for key in d.paid:
+                # Paid beyond a line that a late deduction reduced is a named recovery, never negative unpaid.
+                assert d.unpaid_fen(key) >= 0 and d.overpaid() == {}
             team = sum(line.amount_fen for line in d.allocation.lines if line.beneficiary == "inventor_team")
             floor = d.pack.transfer_floor_percent
             assert team * 100 >= d.allocation.net_fen * floor - 100  # floor to within rounding of a fen
