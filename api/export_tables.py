@@ -39,6 +39,7 @@ DIMENSIONS: dict[str, str] = {
     "local": "本地转化 local (buyer in the seller's region)",
     "bucket": "账龄 ageing bucket",
     "inventor": "完成人 inventor",
+    "beneficiary": "受益方 beneficiary",
 }
 INSTITUTION_DIMS = frozenset({"institution", "institution_id", "buyer", "seller"})
 REGION_DIMS = frozenset({"region", "seller_region", "buyer_region"})
@@ -183,6 +184,26 @@ ALLOCATION_BREACH_COLUMNS = [
     Column("team_short_fen", "差额（元） short by", "yuan"),
     Column("floor_percent", "下限比例（%） floor", "percent"), Column("policy_version", "政策版本 policy version"),
 ]
+RECOVERY_FIGURES = [
+    _fig("raised_fen", "应追回（元） raised", "yuan"), _fig("repaid_fen", "已退回（元） repaid", "yuan"),
+    _fig("offset_fen", "已抵扣（元） offset", "yuan"), _fig("outstanding_fen", "待追回（元） outstanding", "yuan"),
+]
+SELF_AWARD_STATUSES = {"paid_in_time": ("按期发放", "paid in time"), "paid_late": ("逾期发放", "paid late"),
+                       "open": ("期限内待发", "open"), "overdue": ("逾期未发", "overdue")}
+SELF_AWARD_FIGURES = [
+    _fig("awards", "奖励笔数 awards", "count"), _fig("allocated_fen", "已分配（元） allocated", "yuan"),
+    _fig("paid_fen", "已发放（元） paid", "yuan"), _fig("unpaid_fen", "未发放（元） unpaid", "yuan"),
+    *(_fig(f"deadline.{s}.lines", "{}（笔） {} lines".format(*h), "count") for s, h in SELF_AWARD_STATUSES.items()),
+    *(_fig(f"deadline.{s}.unpaid_fen", "{}金额（元） {} unpaid".format(*SELF_AWARD_STATUSES[s]), "yuan")
+      for s in ("open", "overdue")),
+]
+BONUS_STATUSES = {"due": ("未到期", "due"), "met": ("按期发放", "met"), "met_late": ("逾期发放", "met late"),
+                  "overdue": ("逾期未发", "overdue"), "agreed": ("另有约定", "agreed")}
+BONUS_FIGURES = [
+    _fig("patents", "专利数 patents", "count"), _fig("floor_fen", "法定最低奖金（元） floor", "yuan"),
+    _fig("paid_fen", "已发放（元） paid", "yuan"), _fig("short_fen", "不足（元） short of the floor", "yuan"),
+    *(_fig(f"status.{s}.patents", "{}（件） {} patents".format(*h), "count") for s, h in BONUS_STATUSES.items()),
+]
 REGISTER_COLUMNS = [
     Column("title", "成果名称 title"), Column("achievement_id", "成果编号 achievement id"),
     Column("ip_type", "知识产权类型 IP type"), Column("technology_field", "技术领域 technology field"),
@@ -246,7 +267,17 @@ def _audit_tables(figures: Mapping[str, Any], names: Mapping[str, str], table: s
          a["net_fen"], a["team_fen"], a["team_floor_fen"], a["team_short_fen"], a["floor_percent"],
          a["policy_version"]]
         for a in breaches["allocations"]])
-    tables = {"rows": main, "floor_breach_policies": policies, "floor_breach_allocations": allocations}
+    recovery_dims = ["institution_id", "beneficiary"] + ([] if figures["anonymised"] else ["key"])
+    recoveries = figures.get("recoveries", {"rows": []})
+    self_awards = figures.get("self_implementation_awards", {"rows": [], "totals": None})
+    bonuses = figures.get("invention_bonuses", {"rows": [], "totals": None})
+    tables = {"rows": main, "floor_breach_policies": policies, "floor_breach_allocations": allocations,
+              "recoveries": _table("recoveries", recovery_dims, RECOVERY_FIGURES, recoveries["rows"], None, names),
+              "self_implementation_awards": _table("self_implementation_awards", ["institution_id"],
+                                                   SELF_AWARD_FIGURES, self_awards["rows"], self_awards["totals"],
+                                                   names, _dotted),
+              "invention_bonuses": _table("invention_bonuses", ["institution_id"], BONUS_FIGURES, bonuses["rows"],
+                                          bonuses["totals"], names, _dotted)}
     first = tables[table]
     return [first, *(t for t in tables.values() if t is not first)]
 

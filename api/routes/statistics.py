@@ -265,8 +265,9 @@ class AuditQuery(BaseModel):
     date_from: date | None = None
     date_to: date | None = None
     format: ExportFormat = FORMAT
-    table: Literal["rows", "floor_breach_policies", "floor_breach_allocations"] = Field(
-        default="rows", description="The table of a CSV download (XLSX holds all three).")
+    table: Literal["rows", "floor_breach_policies", "floor_breach_allocations", "recoveries",
+                   "self_implementation_awards", "invention_bonuses"] = Field(
+        default="rows", description="The table of a CSV download (XLSX holds them all, one sheet each).")
     min_position: int | None = MIN_POSITION
 
 

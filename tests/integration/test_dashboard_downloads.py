@@ -183,7 +183,13 @@ async def test_the_university_downloads_its_distribution_audit(api: Api, world: 
     assert "张三" in owner and "张三" not in regulator
     book, _ = await workbook(api, url, "owner", "ttledger-distribution-audit-2026-01-01-by-contract")
     assert book.sheetnames == ["distribution_audit", "floor_breach_policies", "floor_breach_allocations",
-                               "definition"]
+                               "recoveries", "self_implementation_awards", "invention_bonuses", "definition"]
+    assert values(book["recoveries"])[0] == [
+        "机构 institution", "机构名称 institution name", "受益方 beneficiary", "分组 group", "应追回（元） raised",
+        "已退回（元） repaid", "已抵扣（元） offset", "待追回（元） outstanding"]
+    assert values(book["invention_bonuses"])[0][:6] == [
+        "机构 institution", "机构名称 institution name", "专利数 patents", "法定最低奖金（元） floor",
+        "已发放（元） paid", "不足（元） short of the floor"]
     assert values(book["floor_breach_policies"]) == [[
         "机构 institution", "机构名称 institution name", "政策版本 policy version", "生效日期 effective from",
         "规则包 rule pack", "团队现金比例（%） team cash share", "法定下限（%） statutory floor",

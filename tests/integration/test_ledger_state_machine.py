@@ -237,6 +237,8 @@ class LedgerMachine(RuleBasedStateMachine):
         broken = set()
         if owner_error:
             broken.add("owner_shares_sum_to_100")
+        if 100 - owner_share + owner_error <= 0:  # the firm's share is 0: refused as a share out of range
+            broken.add("achievement_share_in_range")
         if sum(shares) != 100:
             broken.add("inventor_shares_sum_to_100")
         self.run(ach.RegisterAchievement(

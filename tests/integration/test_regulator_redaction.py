@@ -227,7 +227,8 @@ async def test_regulator_downloads_are_free_of_names_and_typed_ids(
         for url in urls[spec.path]:
             base = url.replace("format=json&", "")
             for fmt in ("csv", "xlsx"):
-                tables = ["rows", "floor_breach_policies", "floor_breach_allocations"] if "audit" in url else [None]
+                tables = ["rows", "floor_breach_policies", "floor_breach_allocations", "recoveries",
+                          "self_implementation_awards", "invention_bonuses"] if "audit" in url else [None]
                 for table in tables:
                     target = f"{base}&format={fmt}" + (f"&table={table}" if table and fmt == "csv" else "")
                     texts = []
