@@ -100,18 +100,49 @@ async def invention_bonuses(conn: asyncpg.Connection, *, as_of: date, institutio
                             date_to: date | None = None) -> dict[str, Any]:
     params: list[Any] = [as_of]
     cond = _where("granted_on", institution_id, contract_id, date_from, date_to, params)
-    records = await conn.fetch(
-        "WITH b AS (SELECT b.institution_id, b.achievement_id, b.floor_fen, b.deadline_on, "
-        "coalesce(sum(p.amount_fen) FILTER (WHERE p.paid_on <= $1::date), 0)::bigint AS paid, "
-        "coalesce(sum(p.amount_fen) FILTER (WHERE p.paid_on <= least($1::date, b.deadline_on)), 0)::bigint "
-        "AS in_time, coalesce(bool_or(p.agreed) FILTER (WHERE p.paid_on <= $1::date), false) AS agreed "
-        "FROM dist_invention_bonuses b LEFT JOIN dist_invention_bonus_payments p USING (achievement_id) "
-        f"WHERE b.service AND b.granted_on <= $1::date AND {_qualified(cond, 'b')} GROUP BY 1, 2, 3, 4) "
-        "SELECT institution_id, CASE WHEN agreed THEN 'agreed' WHEN in_time >= floor_fen THEN 'met' "
-        "WHEN paid >= floor_fen THEN 'met_late' WHEN $1::date > deadline_on THEN 'overdue' ELSE 'due' END "
-        "AS status, count(*) AS patents, sum(floor_fen)::bigint AS floor_fen, sum(paid)::bigint AS paid_fen, "
-        "sum(CASE WHEN agreed THEN 0 ELSE greatest(floor_fen - paid, 0) END)::bigint AS short_fen "
-        "FROM b GROUP BY 1, 2 ORDER BY 1, 2", *params)
+    scope = f"b.service AND b.granted_on <= $1::date AND {_qualified(cond, 'b')}"
+    # Two flat passes (most patents have no bonus payment yet, and a national register holds
+    # tens of thousands): every patent counted as unpaid, due or overdue by its deadline,
+    # in one group-by of the patents alone; then the few with payments are judged one by one
+    # and moved from the bucket they were counted in to their real status.
+    unpaid = await conn.fetch(
+        "SELECT b.institution_id, CASE WHEN $1::date > b.deadline_on THEN 'overdue' ELSE 'due' END AS status, "
+        "count(*) AS patents, sum(b.floor_fen)::bigint AS floor_fen "
+        f"FROM dist_invention_bonuses b WHERE {scope} GROUP BY 1, 2", *params)
+    paid_patents = await conn.fetch(
+        "SELECT b.institution_id, b.floor_fen, CASE WHEN $1::date > b.deadline_on THEN 'overdue' ELSE 'due' END "
+        "AS assumed, coalesce(sum(p.amount_fen), 0)::bigint AS paid, "
+        "coalesce(sum(p.amount_fen) FILTER (WHERE p.paid_on <= b.deadline_on), 0)::bigint AS in_time, "
+        "bool_or(p.agreed) AS agreed "
+        "FROM dist_invention_bonus_payments p JOIN dist_invention_bonuses b USING (achievement_id) "
+        f"WHERE p.paid_on <= $1::date AND {scope} GROUP BY b.achievement_id, 1, 2, 3", *params)
+    buckets: dict[tuple[Any, str], dict[str, int]] = {}
+
+    def bucket(institution: Any, status: str) -> dict[str, int]:
+        return buckets.setdefault((institution, status), {"patents": 0, "floor_fen": 0, "paid_fen": 0,
+                                                          "short_fen": 0})
+
+    for r in unpaid:
+        b = bucket(r["institution_id"], r["status"])
+        b["patents"] += int(r["patents"])
+        b["floor_fen"] += int(r["floor_fen"])
+        b["short_fen"] += int(r["floor_fen"])
+    for r in paid_patents:
+        floor, paid = int(r["floor_fen"]), int(r["paid"])
+        assumed = bucket(r["institution_id"], r["assumed"])
+        assumed["patents"] -= 1
+        assumed["floor_fen"] -= floor
+        assumed["short_fen"] -= floor
+        status = ("agreed" if r["agreed"] else "met" if int(r["in_time"]) >= floor
+                  else "met_late" if paid >= floor else r["assumed"])
+        real = bucket(r["institution_id"], status)
+        real["patents"] += 1
+        real["floor_fen"] += floor
+        real["paid_fen"] += paid
+        real["short_fen"] += 0 if status == "agreed" else max(floor - paid, 0)
+    records = [{"institution_id": institution, "status": status, **figures}
+               for (institution, status), figures in sorted(buckets.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))
+               if figures["patents"]]
     rows: dict[Any, dict[str, Any]] = {}
     for r in records:
         row = rows.setdefault(r["institution_id"], _bonus_row(r["institution_id"]))
