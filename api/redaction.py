@@ -331,6 +331,16 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
     "api.routes.contracts.CreditView": {"credit_id": PSEUDONYMISED},
     "api.routes.contracts.ReceiptView": {"receipt_id": PSEUDONYMISED, "credit_id": PSEUDONYMISED},
     "domain.contract_money.RiskEvent": {"party": RISK_PARTY, "text": DROPPED},
+    # ---- lists (api/routes/lists.py) ------------------------------------------------------------
+    "api.routes.lists.InstitutionItem": {"name": PUBLIC, "region": PUBLIC, "city": PUBLIC},
+    "api.routes.lists.InstitutionPage": {"next_cursor": PUBLIC},  # a sort value (name, title, date, amount)
+    "api.routes.lists.AchievementItem": {"title": PUBLIC},
+    "api.routes.lists.AchievementPage": {"next_cursor": PUBLIC},
+    "api.routes.lists.ContractItem": {
+        "title": PUBLIC, "currency": PUBLIC, "seller_name": PUBLIC, "buyer_name": PUBLIC,
+        "registration_number": OFFICIAL_NUMBER,
+    },
+    "api.routes.lists.ContractPage": {"next_cursor": PUBLIC},
     # ---- equity and self-implementation ---------------------------------------------------------
     "api.routes.equity.HoldingView": {"currency": PUBLIC},
     "domain.equity.Company": {"name": PUBLIC, "unified_social_credit_code": OFFICIAL_NUMBER},

@@ -565,6 +565,7 @@ def rebuild_in_child(dsn: str, page_size: int, jobs: int) -> dict[str, Any]:
 
 def typical_queries(institution: uuid.UUID, region: str, exchange: uuid.UUID) -> list[tuple[str, Callable[[Any], Awaitable[Any]]]]:
     from projections import queries as q
+    from projections import queues as wq
     from projections import reports as r
 
     y24 = {"date_from": date(2024, 1, 1), "date_to": date(2024, 12, 31)}
@@ -599,6 +600,12 @@ def typical_queries(institution: uuid.UUID, region: str, exchange: uuid.UUID) ->
             db, as_of=date(2025, 6, 30), group_by="inventor", anonymise=True)),
         ("annual report of one institution", lambda db: r.annual_report(db, institution_id=institution, year=2024)),
         ("AUTM summary 2024", lambda db: r.autm_report(db, year=2024)),
+        ("work queues of one institution", lambda db: wq.work_queues(
+            db, as_of=date(2025, 6, 30), within_days=30, scope=wq.Scope(institution_id=institution))),
+        ("work queues of one exchange", lambda db: wq.work_queues(
+            db, as_of=date(2025, 6, 30), within_days=30, scope=wq.Scope(exchange_id=exchange))),
+        ("work queues, admin (100 per queue)", lambda db: wq.work_queues(
+            db, as_of=date(2025, 6, 30), within_days=30)),
     ]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -41,7 +42,8 @@ H = EquityHolding
 PUBLIC_RESEARCH = ("university", "research_institute")
 ROYALTY_KINDS = frozenset({DueKind.royalty})  # AUTM running royalties; minimum top-ups are "other"
 
-INSTITUTIONS = lookups.institution_spec("ct_institutions")
+# Trigram indexes (pg_trgm, migration 0006) serve the lists' text search (projections/lists.py).
+INSTITUTIONS = lookups.institution_spec("ct_institutions", ("USING gin (name gin_trgm_ops)",))
 ACHIEVEMENTS = TableSpec(
     "ct_achievements",
     cols(
@@ -49,10 +51,20 @@ ACHIEVEMENTS = TableSpec(
         "state_funded boolean, registered_on date, granted_on date, lapsed_on date, "
         "owner_id uuid, owner_kind text, owner_region text, owners integer, "
         "in_register boolean, register_entered_on date, "
-        "exchange_ids uuid[], first_listed_on date, listings integer, ufpl_eligible boolean"
+        "exchange_ids uuid[], first_listed_on date, listings integer, ufpl_eligible boolean, "
+        # Who sees it (api/tenancy.py): current owners, owners before an assignment still
+        # encumbering it ("<contract id>=<owner>|<owner>"), both together, and every exchange
+        # it was ever listed on.
+        "owner_ids uuid[], owners_before text[], viewer_ids uuid[], ever_exchange_ids uuid[]"
     ),
     ("achievement_id",),
-    ("(first_listed_on) WHERE ufpl_eligible",),
+    (
+        "(first_listed_on) WHERE ufpl_eligible",
+        "USING gin (title gin_trgm_ops)",
+        "(registered_on, achievement_id)",  # the lists' default order (projections/lists.py)
+        "USING gin (viewer_ids)",
+        "USING gin (ever_exchange_ids)",
+    ),
 )
 CONTRACTS = TableSpec(
     "ct_contracts",
@@ -68,7 +80,9 @@ CONTRACTS = TableSpec(
         "achievement_ids uuid[], technology_field text, ip_type text, exchange_ids uuid[], "
         "royalty_items text[], ufpl_stage text, trial_end_on date, trial_started_on date, "
         "converted_on date, returned_on date, first_default_on date, defaults integer, "
-        "licensee_revenue_fen bigint"
+        "licensee_revenue_fen bigint, "
+        # The title, and the title and parties' names as they were at drafting, for text search.
+        "title text, search_text text"
     ),
     ("contract_id",),
     (
@@ -81,6 +95,13 @@ CONTRACTS = TableSpec(
         "(trial_started_on) WHERE kind = 'ufpl_licence'",
         # The companies formed by an equity contribution (the AUTM summary's start-ups).
         "(buyer_id) WHERE kind = 'equity_contribution' AND effective_on IS NOT NULL",
+        "USING gin (search_text gin_trgm_ops)",
+        "USING gin (achievement_ids)",
+        # The lists' orders (projections/lists.py: the same expressions, empty dates last).
+        "(drafted_on, contract_id)",
+        "(contract_value_fen, contract_id)",
+        "((COALESCE(signed_on, DATE '9999-12-30')), contract_id)",
+        "((COALESCE(signed_on, DATE '0001-01-02')), contract_id)",
     ),
 )
 INCOME = TableSpec(
@@ -123,8 +144,11 @@ T_A_ENTERED = topic(A, "SeparateRegisterEntered")
 T_A_EXITED = topic(A, "SeparateRegisterExited")
 T_A_LISTED = topic(A, "Listed")
 T_A_DELISTED = topic(A, "Delisted")
+T_A_ENCUMBERED = topic(A, "Encumbered")
+T_A_RELEASED = topic(A, "Released")
 ACHIEVEMENT_TOPICS = frozenset(
-    {T_A_REGISTERED, T_A_GRANTED, T_A_LAPSED, T_A_ENTERED, T_A_EXITED, T_A_LISTED, T_A_DELISTED}
+    {T_A_REGISTERED, T_A_GRANTED, T_A_LAPSED, T_A_ENTERED, T_A_EXITED, T_A_LISTED, T_A_DELISTED,
+     T_A_ENCUMBERED, T_A_RELEASED}
 )
 
 T_DRAFTED = topic(C, "Drafted")
@@ -259,6 +283,10 @@ class ContractsProjection(TableProjection):
                     exchange_ids=[],
                     listings=0,
                     ufpl_eligible=bool(e.service_achievement) and who.get("kind") in PUBLIC_RESEARCH,
+                    owner_ids=[o.institution_id for o in e.owners],
+                    owners_before=[],
+                    viewer_ids=sorted({o.institution_id for o in e.owners}, key=str),
+                    ever_exchange_ids=[],
                 )
             )
             return
@@ -280,9 +308,33 @@ class ContractsProjection(TableProjection):
             row["listings"] += 1
             first = row["first_listed_on"]
             row["first_listed_on"] = listing.listed_on if first is None else min(first, listing.listed_on)
+            row["ever_exchange_ids"] = sorted({*row["ever_exchange_ids"], listing.exchange_id}, key=str)
         elif t == T_A_DELISTED:
             row["exchange_ids"] = [x for x in row["exchange_ids"] if x != e.exchange_id]
+        elif t in (T_A_ENCUMBERED, T_A_RELEASED):
+            self._ownership(row, t, e)
         table.touch(row)
+
+    @staticmethod
+    def _ownership(row: Row, t: str, e: Any) -> None:
+        """Owners as ``Achievement`` moves them: an assignment encumbers, its release gives back."""
+        if t == T_A_ENCUMBERED:
+            moved = e.encumbrance
+            if not (moved.moves_ownership and moved.assignee_id is not None):
+                return
+            prefix = f"{moved.contract_id}="
+            kept = [b for b in row["owners_before"] if not b.startswith(prefix)]
+            row["owners_before"] = [*kept, prefix + "|".join(str(o) for o in row["owner_ids"])]
+            row["owner_ids"] = [moved.assignee_id]
+        else:
+            prefix = f"{e.contract_id}="
+            before = [b for b in row["owners_before"] if b.startswith(prefix)]
+            if not before:
+                return
+            row["owner_ids"] = [UUID(o) for o in before[0][len(prefix):].split("|") if o]
+            row["owners_before"] = [b for b in row["owners_before"] if not b.startswith(prefix)]
+        former = {UUID(o) for b in row["owners_before"] for o in b.split("=", 1)[1].split("|") if o}
+        row["viewer_ids"] = sorted({*(UUID(str(o)) for o in row["owner_ids"]), *former}, key=str)
 
     # --- contracts -------------------------------------------------------------------------
 
@@ -292,7 +344,11 @@ class ContractsProjection(TableProjection):
         covered = [page.achievements.get(a) or {} for a in terms.achievement_ids]
         primary = covered[0] if covered else {}
         exchanges = sorted({x for a in covered for x in (a.get("exchange_ids") or ())}, key=str)
+        names = [lookups.attrs(page.institutions, s).get("name") for s in terms.seller_ids]
+        names.append(buyer.get("name"))
         row.update(
+            title=terms.title,
+            search_text="\n".join([terms.title, *(n for n in names if n)]),
             kind=text(terms.kind),
             licence_type=text(terms.licence.licence_type) if terms.licence is not None else None,
             currency=terms.currency,

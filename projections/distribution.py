@@ -81,7 +81,9 @@ LINES = TableSpec(
     # The last index finds the rare lines paid and then reduced to nothing by a late
     # deduction, which the audit treats apart (queries._audit_line_sums).
     ("(institution_id, received_on)", "(contract_id)",
-     "(distribution_id) WHERE allocated_fen <= 0 AND paid_fen > 0"),
+     "(distribution_id) WHERE allocated_fen <= 0 AND paid_fen > 0",
+     # The work queues' award deadlines (projections/queues.py): inventors' lines not paid in full.
+     "(deadline_on) WHERE beneficiary = 'inventor_team' AND allocated_fen > paid_fen"),
 )
 PAYMENTS = TableSpec(
     "dist_payments",

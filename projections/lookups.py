@@ -27,7 +27,7 @@ def text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def institution_spec(name: str) -> TableSpec:
+def institution_spec(name: str, indexes: tuple[str, ...] = ()) -> TableSpec:
     return TableSpec(
         name,
         cols(
@@ -35,6 +35,7 @@ def institution_spec(name: str) -> TableSpec:
             "city text, rule_pack text, registered_on date"
         ),
         ("institution_id",),
+        indexes,
     )
 
 

@@ -11,6 +11,8 @@ Part of projection ``distribution`` (projections/distribution.py applies these e
   achievement: its owner, grant date, the statutory floor and the 3-month deadline
   (专利法实施细则 2023 第93条: domain/invention_bonus.py).
 - ``dist_invention_bonus_payments``: every bonus payment, and whether its amount was agreed (第92条).
+- ``dist_notices``: every public notice (公示) of an achievement's agreed price (Law Art. 18): its
+  period, the objections raised and how it was concluded (the work queues read the open ones).
 
 Status as of a date is computed by the queries from the stored dates.
 """
@@ -58,7 +60,7 @@ BONUSES = TableSpec(
         "deadline_on date, floor_fen bigint"
     ),
     ("achievement_id",),
-    ("(institution_id, granted_on)",),
+    ("(institution_id, granted_on)", "(deadline_on) WHERE service"),
 )
 BONUS_PAYMENTS = TableSpec(
     "dist_invention_bonus_payments",
@@ -66,7 +68,16 @@ BONUS_PAYMENTS = TableSpec(
     ("achievement_id", "payment_id"),
     ("(achievement_id)",),
 )
-SPECS = (SELF_IMPLEMENTATIONS, SELF_LINES, SELF_PAYMENTS, BONUSES, BONUS_PAYMENTS)
+NOTICES = TableSpec(
+    "dist_notices",
+    cols(
+        "achievement_id uuid, seq integer, starts_on date, ends_on date, agreed_price_fen bigint, "
+        "currency text, objections integer, outcome text, concluded_on date"
+    ),
+    ("achievement_id", "seq"),
+    ("(ends_on) WHERE outcome IS NULL",),
+)
+SPECS = (SELF_IMPLEMENTATIONS, SELF_LINES, SELF_PAYMENTS, BONUSES, BONUS_PAYMENTS, NOTICES)
 
 T_S_STARTED = topic(S, "Started")
 T_S_ALLOCATED = topic(S, "AwardAllocated")
@@ -74,7 +85,11 @@ T_S_PAID = topic(S, "AwardPaid")
 T_A_REGISTERED = topic(A, "Registered")
 T_A_GRANTED = topic(A, "Granted")
 T_A_BONUS = topic(A, "InventionBonusPaid")
-TOPICS = frozenset({T_S_STARTED, T_S_ALLOCATED, T_S_PAID, T_A_REGISTERED, T_A_GRANTED, T_A_BONUS})
+T_A_NOTICE = topic(A, "NoticePublished")
+T_A_OBJECTION = topic(A, "ObjectionRecorded")
+T_A_CONCLUDED = topic(A, "NoticeConcluded")
+NOTICE_TOPICS = frozenset({T_A_NOTICE, T_A_OBJECTION, T_A_CONCLUDED})
+TOPICS = frozenset({T_S_STARTED, T_S_ALLOCATED, T_S_PAID, T_A_REGISTERED, T_A_GRANTED, T_A_BONUS, *NOTICE_TOPICS})
 
 
 class ObligationRows:
@@ -86,11 +101,14 @@ class ObligationRows:
         self.self_lines = Rows(SELF_LINES)
         self.self_payments = Appended(SELF_PAYMENTS)
         self.bonus_payments = Appended(BONUS_PAYMENTS)
+        self.notices = Rows(NOTICES)
 
     async def load(self, conn: Any, events: Any) -> None:
         await self.implementations.load(conn, {e.event.originator_id for e in events
                                                if e.entry.topic in (T_S_ALLOCATED, T_S_PAID)})
         await self.bonuses.load(conn, {e.event.originator_id for e in events if e.entry.topic == T_A_GRANTED})
+        await self.notices.load(conn, {e.event.originator_id for e in events if e.entry.topic in NOTICE_TOPICS},
+                                "achievement_id")
 
     def apply(self, t: str, e: Any) -> None:
         if t == T_S_STARTED:
@@ -129,9 +147,26 @@ class ObligationRows:
             p = e.payment
             self.bonus_payments.add(achievement_id=e.originator_id, payment_id=p.payment_id,
                                     amount_fen=p.amount_fen, paid_on=p.paid_on, agreed=p.agreed is not None)
+        elif t == T_A_NOTICE:
+            n = e.notice
+            seq = len(self.notices.where(lambda r: r["achievement_id"] == e.originator_id)) + 1
+            self.notices.add(NOTICES.blank(
+                achievement_id=e.originator_id, seq=seq, starts_on=n.starts_on, ends_on=n.ends_on,
+                agreed_price_fen=n.agreed_price_fen, currency=n.currency, objections=0))
+        elif t in (T_A_OBJECTION, T_A_CONCLUDED):
+            # Both concern the latest notice (domain/achievement.py).
+            rows = self.notices.where(lambda r: r["achievement_id"] == e.originator_id)
+            if not rows:  # pragma: no cover - the aggregate refuses it without a notice
+                return
+            last = max(rows, key=lambda r: r["seq"])
+            if t == T_A_OBJECTION:
+                last["objections"] += 1
+            else:
+                last.update(outcome=text(e.outcome), concluded_on=e.on)
+            self.notices.touch(last)
 
     async def flush(self, conn: Any) -> None:
-        for table in (self.implementations, self.bonuses, self.self_lines):
+        for table in (self.implementations, self.bonuses, self.self_lines, self.notices):
             await table.flush(conn)
         await self.self_payments.flush(conn)
         await self.bonus_payments.flush(conn)

@@ -3,7 +3,10 @@
 ``rcv_items`` holds one row per due item (应收): its amount, the date it fell
 due, its original and current due date (deferrals applied), what was paid
 (payments, credits applied, insurance compensation), written off, and cancelled
-by the contract's end (民法典 第566条: not yet due when it ended). Ageing
+by the contract's end (民法典 第566条: not yet due when it ended). ``rcv_ufpl_triggers`` holds, per
+use-first-pay-later licence, its agreed triggers and when each kind was met (the earliest agreed
+date, the first licensee revenue reported, the earliest trigger milestone reached), so that the
+work queues find the trials whose payment should have started (projections/queues.py). Ageing
 is not stored: the queries compute days overdue from the ``as_of`` date they
 are given, so one table answers for any date.
 """
@@ -43,6 +46,15 @@ ITEMS = TableSpec(
     ),
 )
 
+UFPL_TRIGGERS = TableSpec(
+    "rcv_ufpl_triggers",
+    cols(
+        "contract_id uuid, date_trigger_on date, revenue_trigger boolean, milestone_triggers text[], "
+        "first_revenue_on date, milestone_met_on date"
+    ),
+    ("contract_id",),
+)
+
 T_DRAFTED = topic(C, "Drafted")
 T_AMENDED = topic(C, "TermsAmended")
 T_SIGNED = topic(C, "Signed")
@@ -61,6 +73,7 @@ T_INSURANCE = topic(C, "InsuranceCompensationPaid")
 T_DEFERRED = topic(C, "DueItemsDeferred")
 T_WRITTEN_OFF = topic(C, "WrittenOff")
 T_END_SETTLED = topic(C, "EndSettled")
+T_REVENUE = topic(C, "LicenseeRevenueReported")
 
 STATUS = {
     T_SIGNED: "signed",
@@ -78,19 +91,22 @@ ITEM_EVENTS = frozenset(
 class ReceivablesProjection(TableProjection):
     name = "receivables"
     rebuild_cost = 1.3  # CPU of a lone rebuild, relative (bench/stats.py's dataset)
-    specs = (CONTRACTS, ITEMS)
+    specs = (CONTRACTS, ITEMS, UFPL_TRIGGERS)
     topics = frozenset(
         {
             T_DRAFTED, T_AMENDED, T_SIGNED, T_TOOK_EFFECT, T_COMPLETED, T_TERMINATED, T_EXPIRED,
-            T_RETURNED, T_CONVERTED, T_ROYALTY, T_MINIMUM, T_MILESTONE, *ITEM_EVENTS,
+            T_RETURNED, T_CONVERTED, T_ROYALTY, T_MINIMUM, T_MILESTONE, T_REVENUE, *ITEM_EVENTS,
         }
     )
 
     async def apply_page(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
         contracts = Rows(CONTRACTS)
         items = Rows(ITEMS)
+        triggers = Rows(UFPL_TRIGGERS)
         ids = {e.event.originator_id for e in events}
         await contracts.load(conn, ids)
+        await triggers.load(conn, {e.event.originator_id for e in events
+                                   if e.entry.topic in (T_AMENDED, T_MILESTONE, T_REVENUE)})
         await items.load(
             conn, {e.event.originator_id for e in events if e.entry.topic in ITEM_EVENTS}, "contract_id"
         )
@@ -104,7 +120,10 @@ class ReceivablesProjection(TableProjection):
                 row.update(seller_id=terms.seller_ids[0], buyer_id=terms.buyer_id,
                            kind=text(terms.kind), currency=terms.currency)
                 contracts.add(row)
+                _ufpl_terms(triggers, e.originator_id, terms.ufpl)
                 continue
+            if t in (T_MILESTONE, T_REVENUE):
+                _trigger_met(triggers, t, e)
             contract = contracts.get(e.originator_id)
             if contract is None:  # pragma: no cover - never before its draft
                 continue
@@ -145,6 +164,7 @@ class ReceivablesProjection(TableProjection):
                 self._fall_due(items, contract, e.kept, e.ended_on)
         await contracts.flush(conn)
         await items.flush(conn)
+        await triggers.flush(conn)
 
     @staticmethod
     def _item(items: Rows, contract: Row, item_id: str) -> Row:
@@ -192,3 +212,36 @@ class ReceivablesProjection(TableProjection):
                 row["insurance_fen"] += allocation.amount_fen
             last = row["last_paid_on"]
             row["last_paid_on"] = on if last is None else max(last, on)
+
+
+def _ufpl_terms(triggers: Rows, contract_id: Any, ufpl: Any) -> None:
+    """A UFPL licence's agreed triggers (drafted, or amended while a draft)."""
+    row = triggers.get(contract_id)
+    if ufpl is None:
+        if row is not None:  # amended into another kind: no trigger any more
+            triggers.touch(row).update(date_trigger_on=None, revenue_trigger=False, milestone_triggers=[])
+        return
+    dates = [t.on for t in ufpl.triggers if text(t.kind) == "date" and t.on is not None]
+    if row is None:
+        row = triggers.add(UFPL_TRIGGERS.blank(contract_id=contract_id))
+    triggers.touch(row).update(
+        date_trigger_on=min(dates, default=None),
+        revenue_trigger=any(text(t.kind) == "first_revenue" for t in ufpl.triggers),
+        milestone_triggers=[t.milestone for t in ufpl.triggers if text(t.kind) == "milestone" and t.milestone],
+    )
+
+
+def _trigger_met(triggers: Rows, t: str, e: Any) -> None:
+    """A licensee's first revenue, or a trigger milestone reached (domain/ufpl.py ``trigger_met_on``)."""
+    row = triggers.get(e.originator_id)
+    if row is None:
+        return
+    if t == T_REVENUE:
+        if e.report.revenue_fen > 0:
+            first = row["first_revenue_on"]
+            row["first_revenue_on"] = e.report.reported_on if first is None else min(first, e.report.reported_on)
+            triggers.touch(row)
+    elif e.name in (row["milestone_triggers"] or ()):
+        met = row["milestone_met_on"]
+        row["milestone_met_on"] = e.reached_on if met is None else min(met, e.reached_on)
+        triggers.touch(row)

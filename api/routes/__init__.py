@@ -10,6 +10,8 @@ from api.routes import (
     events,
     institutions,
     ledger_queries,
+    lists,
+    queues,
     register,
     statistics,
 )
@@ -23,8 +25,10 @@ ALL: list[RouteRegistry] = [
     distribution.routes,
     ledger_queries.routes,
     statistics.routes,
+    queues.routes,
     register.routes,
     events.routes,
+    lists.routes,
 ]
 
 __all__ = ["ALL"]

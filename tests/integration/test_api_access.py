@@ -68,6 +68,10 @@ EVERYONE = row(regulator=OK, buyer=OK, stranger=OK, exchange=OK, other_exchange=
 
 TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/whoami"): EVERYONE,
+    # Lists answer every role with what it may see (tests/integration/test_lists.py checks the rows).
+    ("GET", "/v1/institutions"): EVERYONE,
+    ("GET", "/v1/achievements"): EVERYONE,
+    ("GET", "/v1/contracts"): EVERYONE,
     # institutions
     ("POST", "/v1/institutions"): row(owner=SCOPE, buyer=SCOPE, stranger=OK),  # body: U2 registers itself
     ("POST", "/v1/institutions/{institution_id}/name"): INSTITUTION_CHANGE,
@@ -126,6 +130,7 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/reports/annual"): OWNER_READ,
     ("GET", "/v1/reports/autm"): OWNER_READ,
     ("GET", "/v1/institutions/{institution_id}/achievements"): OWNER_READ,
+    ("GET", "/v1/queues"): row(buyer=OK, stranger=OK, exchange=OK, other_exchange=OK),  # own items only
     ("GET", "/v1/events"): ADMIN_ONLY,
     ("GET", "/v1/events/stream"): ADMIN_ONLY,
 }

@@ -718,6 +718,31 @@ async def test_every_route_refuses_bad_input_by_field_and_writes_nothing(api: Ap
     assert await api.head() == head
 
 
+async def test_work_queues_answer(api: Api, world: World) -> None:
+    """The owner's queues name the licence C's open due items and the command that clears them
+    (tests/integration/test_queues.py works the queues out by hand)."""
+    doc = await api.read(f"/v1/queues?as_of=2030-01-01&kind=payment_overdue&min_position={await api.head()}",
+                         who="owner")
+    [group] = doc["queues"]
+    assert group["queue"] == "payment_overdue" and group["title"] == "应收款逾期 / payment overdue"
+    assert all(i["record"] == {"kind": "contract", "id": i["record"]["id"],
+                               "link": f"/v1/contracts/{i['record']['id']}"} for i in group["items"])
+    assert all(i["clears"][0]["operation_id"] == "record_payment" for i in group["items"])
+
+
+async def test_lists_answer(api: Api, world: World) -> None:
+    """The lists find the world's records (tests/integration/test_lists.py covers filters, pages, tenancy)."""
+    head = await api.head()
+    institutions = await api.read(f"/v1/institutions?q=示范大学&min_position={head}")
+    assert {world["U"], world["U2"]} <= {i["id"] for i in institutions["items"]}
+    assert all("示范大学" in i["name"] for i in institutions["items"])
+    achievements = await api.read(f"/v1/achievements?q=传感器&min_position={head}", who="owner")
+    assert world["A"] in [i["id"] for i in achievements["items"]]
+    contracts = await api.read(f"/v1/contracts?q=传感器&min_position={head}", who="regulator")
+    assert world["C"] in [i["id"] for i in contracts["items"]]
+    assert all(i["registered_on"] is not None for i in contracts["items"]) and contracts["as_of_position"] >= head
+
+
 async def test_every_route_answered_with_success(api: Api, world: World) -> None:
     """The module's requests reached every declared route with a 2xx (from the app's own metrics)."""
     app = api.client.app

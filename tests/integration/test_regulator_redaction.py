@@ -178,6 +178,10 @@ def regulator_urls(world: World, ids: dict[str, str]) -> dict[str, list[str]]:
         "/v1/reports/autm": [f"/v1/reports/autm?year=2024&min_position={head}"],
         "/v1/institutions/{institution_id}/achievements": [
             f"/v1/institutions/{i}/achievements?format=json&min_position={head}" for i in (u, u2)],
+        "/v1/institutions": [f"/v1/institutions?limit=200&min_position={head}"],
+        "/v1/achievements": [f"/v1/achievements?limit=200&min_position={head}"],
+        "/v1/contracts": [f"/v1/contracts?limit=200&min_position={head}",
+                          f"/v1/contracts?limit=1&sort=title&min_position={head}"],
     }
 
 
