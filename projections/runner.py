@@ -617,6 +617,8 @@ class ProjectionRunner:
             for p in chosen:
                 if getattr(p, "drop_indexes", None) is not None:
                     async with conn.transaction():
+                        # Index builds after a rebuild (trigram GIN ones above all) sort in memory.
+                        await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
                         await p.create_tables(conn)
                 if p.tables:
                     await conn.execute(f"ANALYZE {', '.join(p.tables)}")
