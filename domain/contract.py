@@ -72,6 +72,14 @@ CONTRACT_REGISTERED_ONCE = rule(
     source="技术合同认定登记管理办法",
     group=G,
 )
+CORRECTION_REQUEST_OPEN_ONCE = rule(
+    "correction_request_open_once",
+    "A registry's request for a correction (补正) is recorded for a signed contract, before or after "
+    "its registration, one open request at a time, with the registry's reason; the registration "
+    "(or the correction of one) that follows answers it.",
+    source="技术合同认定登记管理办法",
+    group=G,
+)
 CONTRACT_SETTLED_TO_COMPLETE = rule(
     "contract_settled_to_complete",
     "A contract is completed only when nothing that fell due is outstanding.",
@@ -177,6 +185,26 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
         self._require_date(registration.registered_on, self.signed_on, "registration.registered_on")
         check_registration(registration, self.contract_value_fen)
         self._registered(registration=registration)
+
+    correction_requested: tuple[date, str] | None = None
+    """The registry's open request for a correction (补正): when and why; ``None`` when none is open.
+    A class default, so a snapshot taken before requests existed reads ``None``."""
+
+    def request_registration_correction(self, requested_on: date, reason: str) -> None:
+        """The registry asks for a correction (补正) of the application or of the registration."""
+        if self.registration is None:  # an application: only a contract that may still be registered
+            self._require_status(ContractStatus.signed, ContractStatus.in_force)
+        open_request = self.correction_requested
+        require(
+            open_request is None,
+            CORRECTION_REQUEST_OPEN_ONCE,
+            "requested_on",
+            f"a correction requested on {open_request[0] if open_request else ''} is not answered yet",
+        )
+        require(bool(reason.strip()), CORRECTION_REQUEST_OPEN_ONCE, "reason", "a request states the registry's reason")
+        assert self.signed_on is not None
+        self._require_date(requested_on, self.signed_on, "requested_on")
+        self._registration_correction_requested(requested_on=requested_on, reason=reason)
 
     def correct_registration(
         self, registration: Registration, corrected_on: date, reason: str
@@ -301,6 +329,11 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
     def _registered(self, registration: Registration) -> None:
         self.registration = registration
         self.registration_history = (registration,)
+        self.correction_requested = None
+
+    @event("RegistrationCorrectionRequested")
+    def _registration_correction_requested(self, requested_on: date, reason: str) -> None:
+        self.correction_requested = (requested_on, reason)
 
     @event("RegistrationCorrected")
     def _registration_corrected(
@@ -308,6 +341,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
     ) -> None:
         self.registration = registration
         self.registration_history = (*self.registration_history, registration)
+        self.correction_requested = None
 
     @event("TookEffect")
     def _took_effect(self, effective_on: date, due_items: list[DueItem]) -> None:

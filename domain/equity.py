@@ -78,6 +78,13 @@ DECISION_RECORD_COMPLETE = rule(
     source="国发〔2016〕16号 (勤勉尽职 免除决策责任)",
     group=G,
 )
+CONTRIBUTION_DECISION_RECORDED_ONCE = rule(
+    "contribution_decision_recorded_once",
+    "The collective decision (集体决策) to contribute an achievement as equity is recorded once per "
+    "holding, dated on or before the contribution; until it is, the holding waits in the work queue.",
+    source="促进科技成果转化法 第18条; 国发〔2016〕16号",
+    group=G,
+)
 IMPAIRMENT_WITHIN_CARRYING_VALUE = rule(
     "impairment_within_carrying_value",
     "An impairment is positive and at most the holding's carrying value; a revaluation is not "
@@ -294,6 +301,27 @@ class EquityHolding(Aggregate):
             dividend_id=dividend_id, amount_fen=amount_fen, received_on=received_on
         )
 
+    contribution_decision: DecisionRecord | None = None
+    """The decision behind the contribution (a class default: a snapshot from before it reads None)."""
+
+    def record_contribution_decision(self, decision: DecisionRecord) -> None:
+        """The collective decision (集体决策) to make the contribution, recorded after the fact."""
+        earlier = self.contribution_decision
+        require(
+            earlier is None,
+            CONTRIBUTION_DECISION_RECORDED_ONCE,
+            "decision",
+            f"the decision of {earlier.decided_on if earlier else ''} is already recorded",
+        )
+        _check_decision(decision)
+        require(
+            decision.decided_on <= self.contributed_on,
+            CONTRIBUTION_DECISION_RECORDED_ONCE,
+            "decision.decided_on",
+            f"decided {decision.decided_on}, after the contribution of {self.contributed_on}",
+        )
+        self._contribution_decided(decision=decision)
+
     def revalue(self, new_value_fen: int, decision: DecisionRecord) -> None:
         """Revaluation up or down, with its decision record."""
         require(
@@ -403,6 +431,11 @@ class EquityHolding(Aggregate):
     def _dividend_received(self, dividend_id: str, amount_fen: int, received_on: date) -> None:
         self.references = self.references | {dividend_id}
         self.dividends_fen += amount_fen
+
+    @event("ContributionDecisionRecorded")
+    def _contribution_decided(self, decision: DecisionRecord) -> None:
+        self.contribution_decision = decision
+        self.decisions = (*self.decisions, decision)
 
     @event("HoldingRevalued")
     def _revalued(self, old_value_fen: int, new_value_fen: int, decision: DecisionRecord) -> None:

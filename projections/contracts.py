@@ -80,7 +80,7 @@ CONTRACTS = TableSpec(
         "achievement_ids uuid[], technology_field text, ip_type text, exchange_ids uuid[], "
         "royalty_items text[], ufpl_stage text, trial_end_on date, trial_started_on date, "
         "converted_on date, returned_on date, first_default_on date, defaults integer, "
-        "licensee_revenue_fen bigint, "
+        "licensee_revenue_fen bigint, credit_receipts integer, correction_requested_on date, "
         # The title, and the title and parties' names as they were at drafting, for text search.
         "title text, search_text text"
     ),
@@ -102,6 +102,11 @@ CONTRACTS = TableSpec(
         "(contract_value_fen, contract_id)",
         "((COALESCE(signed_on, DATE '9999-12-30')), contract_id)",
         "((COALESCE(signed_on, DATE '0001-01-02')), contract_id)",
+        # The work queue's registrations awaiting correction (补正) (projections/queues.py).
+        "(correction_requested_on) WHERE correction_requested_on IS NOT NULL",
+        # ... and its UFPL licences still in trial (a few of the UFPL licences).
+        "(trial_end_on, contract_id) WHERE kind = 'ufpl_licence' AND ufpl_stage = 'trial' "
+        "AND converted_on IS NULL AND returned_on IS NULL",
     ),
 )
 INCOME = TableSpec(
@@ -120,10 +125,33 @@ HOLDINGS = TableSpec(
         "holding_id uuid, contract_id uuid, institution_id uuid, company_code text, company_name text, "
         "contributed_on date, valuation_fen bigint, shares_received bigint, shares_held bigint, "
         "total_shares bigint, new_company boolean, cashed_in_fen bigint, dividends_fen bigint, "
-        "currency text"
+        "currency text, decided_on date"
     ),
     ("holding_id",),
-    ("(company_code)", "(institution_id, contributed_on)"),
+    ("(company_code)", "(institution_id, contributed_on)",
+     # The work queue's contributions without their decision record (projections/queues.py).
+     "(contributed_on) WHERE decided_on IS NULL", "USING gin (company_name gin_trgm_ops)"),
+)
+# Listings (挂牌), one row each: a listing number is unique on its exchange (LISTING_NOT_DUPLICATED).
+LISTINGS = TableSpec(
+    "ct_listings",
+    cols(
+        "exchange_id uuid, listing_number text, achievement_id uuid, title text, asking_price_fen bigint, "
+        "currency text, listed_on date, delisted_on date"
+    ),
+    ("exchange_id", "listing_number"),
+    ("(achievement_id)", "(listed_on, exchange_id, listing_number)", "USING gin (title gin_trgm_ops)"),
+)
+# Receipts (收款) as the contract records them: payments, applied credits (decision 0015) and
+# insurance compensation; ``credit_fen`` is the part of a payment held as credit.
+RECEIPTS = TableSpec(
+    "ct_receipts",
+    cols(
+        "position bigint, contract_id uuid, receipt_id text, source text, received_on date, "
+        "amount_fen bigint, applied_fen bigint, credit_fen bigint, payer text, currency text"
+    ),
+    ("position",),
+    ("(contract_id)", "(received_on, position)"),
 )
 UFPL_MONEY = TableSpec(
     "ct_ufpl_money",
@@ -156,6 +184,7 @@ T_AMENDED = topic(C, "TermsAmended")
 T_SIGNED = topic(C, "Signed")
 T_REGISTERED = topic(C, "Registered")
 T_CORRECTED = topic(C, "RegistrationCorrected")
+T_CORRECTION_REQUESTED = topic(C, "RegistrationCorrectionRequested")
 T_TOOK_EFFECT = topic(C, "TookEffect")
 T_COMPLETED = topic(C, "Completed")
 T_TERMINATED = topic(C, "Terminated")
@@ -171,7 +200,7 @@ T_RETURNED = topic(C, "LicenceReturned")
 T_DEFAULTED = topic(C, "LicenseeDefaulted")
 CONTRACT_TOPICS = frozenset(
     {
-        T_DRAFTED, T_AMENDED, T_SIGNED, T_REGISTERED, T_CORRECTED, T_TOOK_EFFECT, T_COMPLETED,
+        T_DRAFTED, T_AMENDED, T_SIGNED, T_REGISTERED, T_CORRECTED, T_CORRECTION_REQUESTED, T_TOOK_EFFECT, T_COMPLETED,
         T_TERMINATED, T_EXPIRED, T_ROYALTY, T_PAYMENT, T_CREDIT_APPLIED, T_CREDIT_REFUNDED,
         T_INSURANCE, T_REVENUE, T_CONVERTED, T_RETURNED, T_DEFAULTED,
     }
@@ -182,7 +211,8 @@ T_H_AWARDED = topic(H, "SharesAwarded")
 T_H_DIVIDEND = topic(H, "DividendReceived")
 T_H_SOLD = topic(H, "SharesSold")
 T_H_DILUTED = topic(H, "Diluted")
-HOLDING_TOPICS = frozenset({T_H_CONTRIBUTED, T_H_AWARDED, T_H_DIVIDEND, T_H_SOLD, T_H_DILUTED})
+T_H_DECIDED = topic(H, "ContributionDecisionRecorded")
+HOLDING_TOPICS = frozenset({T_H_CONTRIBUTED, T_H_AWARDED, T_H_DIVIDEND, T_H_SOLD, T_H_DILUTED, T_H_DECIDED})
 
 
 class _Page:
@@ -191,13 +221,16 @@ class _Page:
         self.achievements = Rows(ACHIEVEMENTS)
         self.contracts = Rows(CONTRACTS)
         self.holdings = Rows(HOLDINGS)
+        self.listings = Rows(LISTINGS)
         self.income = Appended(INCOME)
+        self.receipts = Appended(RECEIPTS)
         self.ufpl_money = Appended(UFPL_MONEY)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
-        for table in (self.institutions, self.achievements, self.contracts, self.holdings):
+        for table in (self.institutions, self.achievements, self.contracts, self.holdings, self.listings):
             await table.flush(conn)
         await self.income.flush(conn)
+        await self.receipts.flush(conn)
         await self.ufpl_money.flush(conn)
 
 
@@ -206,7 +239,7 @@ class ContractsProjection(TableProjection):
 
     name = "contracts"
     rebuild_cost = 2.0  # CPU of a lone rebuild, relative (bench/stats.py's dataset)
-    specs = (INSTITUTIONS, ACHIEVEMENTS, CONTRACTS, INCOME, HOLDINGS, UFPL_MONEY)
+    specs = (INSTITUTIONS, ACHIEVEMENTS, CONTRACTS, INCOME, HOLDINGS, UFPL_MONEY, LISTINGS, RECEIPTS)
     topics = INSTITUTION_TOPICS | ACHIEVEMENT_TOPICS | CONTRACT_TOPICS | HOLDING_TOPICS
 
     async def apply_page(self, conn: asyncpg.Connection, events: Sequence[Envelope]) -> None:
@@ -233,6 +266,7 @@ class ContractsProjection(TableProjection):
         contracts: set[Any] = set()
         holdings: set[Any] = set()
         companies: set[str] = set()
+        delisted: set[Any] = set()
         for envelope in events:
             t, e = envelope.entry.topic, envelope.event
             if t in CONTRACT_TOPICS:
@@ -248,6 +282,8 @@ class ContractsProjection(TableProjection):
                     companies.add(e.company.unified_social_credit_code)
             elif t in ACHIEVEMENT_TOPICS:
                 achievements.add(e.originator_id)
+                if t == T_A_DELISTED:
+                    delisted.add(e.originator_id)
                 if t == T_A_REGISTERED:
                     institutions.update(o.institution_id for o in e.owners)
             else:
@@ -257,6 +293,7 @@ class ContractsProjection(TableProjection):
         await page.contracts.load(conn, contracts)
         await page.holdings.load(conn, holdings)
         await page.holdings.load(conn, companies, "company_code")
+        await page.listings.load(conn, delisted, "achievement_id")
 
     # --- achievements ----------------------------------------------------------------------
 
@@ -309,8 +346,18 @@ class ContractsProjection(TableProjection):
             first = row["first_listed_on"]
             row["first_listed_on"] = listing.listed_on if first is None else min(first, listing.listed_on)
             row["ever_exchange_ids"] = sorted({*row["ever_exchange_ids"], listing.exchange_id}, key=str)
+            page.listings.add(LISTINGS.blank(
+                exchange_id=listing.exchange_id, listing_number=listing.listing_number,
+                achievement_id=e.originator_id, title=row["title"], asking_price_fen=listing.asking_price_fen,
+                currency=listing.currency, listed_on=listing.listed_on))
         elif t == T_A_DELISTED:
             row["exchange_ids"] = [x for x in row["exchange_ids"] if x != e.exchange_id]
+            for listing_row in page.listings.where(
+                lambda r: r["achievement_id"] == e.originator_id and r["exchange_id"] == e.exchange_id
+                and r["delisted_on"] is None
+            ):
+                listing_row["delisted_on"] = e.on
+                page.listings.touch(listing_row)
         elif t in (T_A_ENCUMBERED, T_A_RELEASED):
             self._ownership(row, t, e)
         table.touch(row)
@@ -400,8 +447,11 @@ class ContractsProjection(TableProjection):
             self._set_terms(page, row, e.terms)
         elif t == T_SIGNED:
             row["status"], row["signed_on"] = "signed", e.signed_on
+        elif t == T_CORRECTION_REQUESTED:
+            row["correction_requested_on"] = e.requested_on
         elif t in (T_REGISTERED, T_CORRECTED):
             reg = e.registration
+            row["correction_requested_on"] = None
             if t == T_REGISTERED:
                 row["registered_on"] = reg.registered_on
             else:
@@ -428,14 +478,25 @@ class ContractsProjection(TableProjection):
         elif t == T_PAYMENT:
             row["cash_received_fen"] += e.amount_fen
             self._income(page, envelope, row, e.allocations, e.received_on, "payment")
+            self._receipt(page, envelope, row, e.payment_id, "payment", e.received_on, e.amount_fen,
+                          e.amount_fen - e.credit_fen, e.credit_fen, e.payer)
         elif t == T_CREDIT_APPLIED:
             self._income(page, envelope, row, e.allocations, e.applied_on, "credit")
+            applied = sum(a.amount_fen for a in e.allocations)
+            # Events from before applied credits had receipt ids derive it as the aggregate does
+            # (``credit-<n>``, save that it cannot see a client's payment id that took that name).
+            row["credit_receipts"] = (row["credit_receipts"] or 0) + 1
+            receipt_id = e.receipt_id or f"credit-{row['credit_receipts']}"
+            self._receipt(page, envelope, row, receipt_id, "credit", e.applied_on, applied, applied, 0, None)
         elif t == T_CREDIT_REFUNDED:
             row["cash_received_fen"] -= e.amount_fen
             row["refunded_fen"] += e.amount_fen
         elif t == T_INSURANCE:
             row["insurance_fen"] += e.amount_fen
             self._income(page, envelope, row, e.allocations, e.paid_on, "insurance")
+            applied = sum(a.amount_fen for a in e.allocations)
+            self._receipt(page, envelope, row, e.claim_id, "insurance", e.paid_on, e.amount_fen, applied,
+                          0, e.insurer)
             self._ufpl_money(page, envelope, row, "insurance_compensation", e.paid_on, e.amount_fen)
         elif t == T_REVENUE:
             row["licensee_revenue_fen"] += e.report.revenue_fen
@@ -452,6 +513,17 @@ class ContractsProjection(TableProjection):
             first = row["first_default_on"]
             row["first_default_on"] = e.defaulted_on if first is None else min(first, e.defaulted_on)
         table.touch(row)
+
+    @staticmethod
+    def _receipt(
+        page: _Page, envelope: Envelope, row: Row, receipt_id: str, source: str, on: Any, amount_fen: int,
+        applied_fen: int, credit_fen: int, payer: str | None,
+    ) -> None:
+        page.receipts.add(
+            position=envelope.position, contract_id=row["contract_id"], receipt_id=receipt_id, source=source,
+            received_on=on, amount_fen=amount_fen, applied_fen=applied_fen, credit_fen=credit_fen, payer=payer,
+            currency=row["currency"],
+        )
 
     def _income(
         self, page: _Page, envelope: Envelope, row: Row, allocations: Sequence[Any], on: Any,
@@ -527,6 +599,8 @@ class ContractsProjection(TableProjection):
             row["shares_held"] -= e.award.shares
         elif t == T_H_DILUTED:
             row["total_shares"] = e.new_total_shares
+        elif t == T_H_DECIDED:
+            row["decided_on"] = e.decision.decided_on
         elif t == T_H_SOLD:
             row["shares_held"] -= e.shares
             row["cashed_in_fen"] += e.proceeds_fen

@@ -67,7 +67,8 @@ RECEIPTS = TableSpec(
         "policy_version text, adjustments integer"
     ),
     ("distribution_id",),
-    ("(institution_id, received_on)", "(contract_id)"),
+    ("(institution_id, received_on)", "(contract_id)",
+     "(received_on, distribution_id)"),  # the distributions list's order (projections/record_lists.py)
 )
 LINES = TableSpec(
     "dist_lines",

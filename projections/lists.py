@@ -35,7 +35,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -55,6 +55,8 @@ class Viewer:
 
     role: str
     institution_id: UUID | None = None
+    salt: str = ""
+    """Keys the digests that stand for typed text in cursors (``keyed_digest``): a server secret."""
 
 
 # ---- sorting and cursors --------------------------------------------------------------------
@@ -93,14 +95,44 @@ AFTER = {"asc": ">", "desc": "<"}
 ORDER = {"asc": "ASC", "desc": "DESC"}
 
 
-def encode_cursor(sort: str, value: Any, last_id: UUID) -> str:
-    plain = value.isoformat() if isinstance(value, date) else value
-    raw = json.dumps({"s": sort, "v": [plain, str(last_id)]}, ensure_ascii=False, separators=(",", ":"))
+Key = tuple[tuple[str, str], ...]
+"""A list's row identity after its sort: ``(SQL expression, type)`` pairs, unique together."""
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else str(value) if isinstance(value, UUID) else value
+
+
+def encode_cursor(sort: str, value: Any, *last: Any) -> str:
+    raw = json.dumps({"s": sort, "v": [_plain(value), *map(_plain, last)]}, ensure_ascii=False,
+                     separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: str, type_: str) -> tuple[Any, UUID]:
-    """The cursor's last sort value and id; ``ListQueryError`` naming ``cursor`` if it is not one of ours."""
+def _typed(value: Any, type_: str) -> Any:
+    """``value`` read back from a cursor as ``type_``, or None if it is not one."""
+    if type_ == "date":
+        try:
+            return date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+    if type_ == "uuid":
+        try:
+            return UUID(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+    if type_ == "timestamptz":
+        try:
+            return datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+    if type_ in ("bigint", "integer"):
+        return value if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63 else None
+    return value if isinstance(value, str) and "\x00" not in value and len(value) <= 1000 else None
+
+
+def decode_cursor(cursor: str, sort: str, type_: str, key: Key = (("", "uuid"),)) -> tuple[Any, ...]:
+    """The cursor's last sort value and row key; ``ListQueryError`` naming ``cursor`` if it is not one of ours."""
     def bad(detail: str) -> ListQueryError:
         return ListQueryError("cursor", f"not a cursor of this list: {detail}; start again without one")
 
@@ -109,29 +141,17 @@ def decode_cursor(cursor: str, sort: str, type_: str) -> tuple[Any, UUID]:
         doc = json.loads(raw.decode("utf-8"))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise bad("garbled") from None
-    if not (isinstance(doc, dict) and set(doc) == {"s", "v"} and isinstance(doc["v"], list) and len(doc["v"]) == 2):
+    if not (isinstance(doc, dict) and set(doc) == {"s", "v"} and isinstance(doc["v"], list)
+            and len(doc["v"]) == 1 + len(key)):
         raise bad("wrong shape")
     if doc["s"] != sort:
         raise bad(f"it was made for sort {doc['s']!r}, not {sort!r}")
-    value, last = doc["v"]
-    try:
-        last_id = UUID(last) if isinstance(last, str) else None
-    except ValueError:
-        last_id = None
-    if last_id is None:
-        raise bad("no row id")
-    if type_ == "date":
-        try:
-            value = date.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            value = None
-    elif type_ == "bigint":
-        value = value if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63 else None
-    elif not (isinstance(value, str) and "\x00" not in value):
-        value = None
-    if value is None:
+    values = [_typed(v, t) for v, t in zip(doc["v"], (type_, *(t for _, t in key)), strict=True)]
+    if values[0] is None:
         raise bad("no sort value")
-    return value, last_id
+    if any(v is None for v in values[1:]):
+        raise bad("no row id")
+    return tuple(values)
 
 
 @dataclass(frozen=True)
@@ -154,36 +174,51 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-async def _page(
+async def read_page(
     db: Db, sql: Sql, columns: str, source: str, where: list[str], sorts: dict[str, tuple[str, str]],
-    page: Page, id_column: str, projections: Sequence[str],
+    page: Page, key: str | Key, projections: Sequence[str],
 ) -> dict[str, Any]:
-    """One page of a list: ``SELECT columns FROM source WHERE where`` in the page's order, after its cursor."""
+    """One page of a list: ``SELECT columns FROM source WHERE where`` in the page's order, after its cursor.
+
+    ``key`` names what makes a row unique after its sort value: a uuid column (selected as ``id``)
+    or ``(expression, type)`` pairs; the cursor carries the last row's sort value and key.
+    """
     _check_page(page, sorts)
+    keys: Key = ((key, "uuid"),) if isinstance(key, str) else key
     expr, type_ = sorts[page.sort]
     direction = "desc" if page.sort.startswith("-") else "asc"
     if page.cursor is not None:
-        value, last_id = decode_cursor(page.cursor, page.sort, type_)
-        where.append(f"({expr}, {id_column}) {AFTER[direction]} "
-                     f"({sql.param(value, type_)}, {sql.param(last_id, 'uuid')})")
+        after = decode_cursor(page.cursor, page.sort, type_, keys)
+        types = [type_, *(t for _, t in keys)]
+        left = ", ".join([expr, *(k for k, _ in keys)])
+        right = ", ".join([sql.param(after[i], t) for i, t in enumerate(types)])
+        where.append(f"({left}) {AFTER[direction]} ({right})")
     condition = " AND ".join(where) or "true"
     limit = sql.param(page.limit + 1, "integer")
-    query = (f"SELECT {columns}, {expr} AS sort_value FROM {source} WHERE {condition} "
-             f"ORDER BY {expr} {ORDER[direction]}, {id_column} {ORDER[direction]} LIMIT {limit}")
+    order = ", ".join(f"{e} {ORDER[direction]}" for e in [expr, *(k for k, _ in keys)])
+    hidden = "".join(f", {k} AS key_{i}" for i, (k, _) in enumerate(keys))
+    query = (f"SELECT {columns}, {expr} AS sort_value{hidden} FROM {source} WHERE {condition} "
+             f"ORDER BY {order} LIMIT {limit}")
     async with read_snapshot(db) as conn:
         rows = await conn.fetch(query, *sql.params)
-        position = min([await position_of(conn, name) for name in projections])
+        # A list of the log's own tables (tokens) reflects the log head.
+        positions = [await position_of(conn, name) for name in projections] or [
+            int(await conn.fetchval("SELECT position FROM log_head"))]
+        position = min(positions)
     more = len(rows) > page.limit
     rows = rows[: page.limit]
-    items = [{k: v for k, v in dict(r).items() if k != "sort_value"} for r in rows]
-    next_cursor = encode_cursor(page.sort, rows[-1]["sort_value"], rows[-1]["id"]) if more and rows else None
+    items = [{k: v for k, v in dict(r).items() if k != "sort_value" and not k.startswith("key_")} for r in rows]
+    next_cursor = None
+    if more and rows:
+        last_row = rows[-1]
+        next_cursor = encode_cursor(page.sort, last_row["sort_value"], *(last_row[f"key_{i}"] for i in range(len(keys))))
     return {"items": items, "next_cursor": next_cursor, "as_of_position": position}
 
 
 # ---- filters -----------------------------------------------------------------------------------
 
 
-def _range(sql: Sql, where: list[str], column: str, type_: str, names: tuple[str, str], low: Any, high: Any) -> None:
+def value_range(sql: Sql, where: list[str], column: str, type_: str, names: tuple[str, str], low: Any, high: Any) -> None:
     if low is not None and high is not None and low > high:
         raise ListQueryError(names[0], f"{low} is after {names[1]} {high}")
     if low is not None:
@@ -192,20 +227,54 @@ def _range(sql: Sql, where: list[str], column: str, type_: str, names: tuple[str
         where.append(f"{column} <= {sql.param(high, type_)}")
 
 
-def _equal(sql: Sql, where: list[str], column: str, type_: str, value: Any) -> None:
+def equal(sql: Sql, where: list[str], column: str, type_: str, value: Any) -> None:
     if value is not None:
         where.append(f"{column} = {sql.param(value, type_)}")
 
 
-def _text_search(sql: Sql, where: list[str], column: str, q: str | None) -> None:
+def text_search(sql: Sql, where: list[str], column: str, q: str | None) -> None:
     if q is not None and q.strip():
         if "\x00" in q:
             raise ListQueryError("q", "contains a NUL character")
         where.append(f"{column} ILIKE {sql.param(like_pattern(q.strip()), 'text')}")
 
 
+def keyed_digest(sql: Sql, who: Viewer, column: str) -> str:
+    """The SQL for a keyed digest of a text column: what a cursor carries instead of typed text
+    (an inventor's name in a line key). Keyed by the server's secret, so that a reader cannot
+    hash a list of names and match them; stable, so a cursor stays valid between requests."""
+    return f"md5({sql.param(who.salt, 'text')} || {column})"
+
+
 def _me(sql: Sql, who: Viewer) -> str | None:
     return None if who.institution_id is None else sql.param(who.institution_id, "uuid")
+
+
+def contract_scope(sql: Sql, where: list[str], who: Viewer, alias: str = "c") -> None:
+    """The contracts (``ct_contracts`` as ``alias``) ``who`` sees, as ``api/tenancy.sees_contract``."""
+    if who.role == "regulator":
+        where.append(f"{alias}.registered_on IS NOT NULL")
+    elif who.role != "admin":
+        me = _me(sql, who)
+        if me is None:
+            where.append("false")
+        elif who.role == "operator":
+            where.append(f"{alias}.achievement_ids && ARRAY(SELECT x.achievement_id FROM ct_achievements x "
+                         f"WHERE x.ever_exchange_ids @> ARRAY[{me}])")
+        else:
+            where.append(f"({alias}.seller_ids @> ARRAY[{me}] OR {alias}.buyer_id = {me})")
+
+
+def institution_scope(sql: Sql, where: list[str], who: Viewer, column: str, *also: str) -> None:
+    """Records of one institution (``column``, or one of ``also``): admin and regulator see all; an
+    exchange none (it holds no distributions, holdings or self-implementations)."""
+    if who.role in ("admin", "regulator"):
+        return
+    me = _me(sql, who)
+    if me is None or who.role == "operator":
+        where.append("false")
+        return
+    where.append("(" + " OR ".join(f"{c} = {me}" for c in (column, *also)) + ")")
 
 
 # ---- institutions ----------------------------------------------------------------------------
@@ -224,12 +293,12 @@ async def list_institutions(
     if who.role not in ("admin", "regulator"):
         me = _me(sql, who)
         where.append("false" if me is None else f"i.institution_id = {me}")
-    _text_search(sql, where, "i.name", q)
-    _equal(sql, where, "i.kind", "text", kind)
-    _equal(sql, where, "i.region", "text", region)
-    _equal(sql, where, "i.size", "text", size)
-    _equal(sql, where, "i.public", "boolean", public)
-    return await _page(db, sql, INSTITUTION_COLUMNS, "ct_institutions i", where, INSTITUTION_SORTS, page,
+    text_search(sql, where, "i.name", q)
+    equal(sql, where, "i.kind", "text", kind)
+    equal(sql, where, "i.region", "text", region)
+    equal(sql, where, "i.size", "text", size)
+    equal(sql, where, "i.public", "boolean", public)
+    return await read_page(db, sql, INSTITUTION_COLUMNS, "ct_institutions i", where, INSTITUTION_SORTS, page,
                        "i.institution_id", ("contracts",))
 
 
@@ -256,19 +325,19 @@ async def list_achievements(
         me = _me(sql, who)
         column = "a.ever_exchange_ids" if who.role == "operator" else "a.viewer_ids"
         where.append("false" if me is None else f"{column} @> ARRAY[{me}]")
-    _text_search(sql, where, "a.title", q)
+    text_search(sql, where, "a.title", q)
     if owner is not None:
         where.append(f"a.owner_ids @> ARRAY[{sql.param(owner, 'uuid')}]")
-    _equal(sql, where, "a.ip_type", "text", ip_type)
-    _equal(sql, where, "a.technology_field", "text", technology_field)
-    _equal(sql, where, "a.service", "boolean", service)
-    _equal(sql, where, "a.in_register", "boolean", in_register)
+    equal(sql, where, "a.ip_type", "text", ip_type)
+    equal(sql, where, "a.technology_field", "text", technology_field)
+    equal(sql, where, "a.service", "boolean", service)
+    equal(sql, where, "a.in_register", "boolean", in_register)
     if listed_on is not None:
         where.append(f"a.exchange_ids @> ARRAY[{sql.param(listed_on, 'uuid')}]")
-    _range(sql, where, "a.granted_on", "date", ("granted_from", "granted_to"), granted_from, granted_to)
-    _range(sql, where, "a.registered_on", "date", ("registered_from", "registered_to"),
+    value_range(sql, where, "a.granted_on", "date", ("granted_from", "granted_to"), granted_from, granted_to)
+    value_range(sql, where, "a.registered_on", "date", ("registered_from", "registered_to"),
            registered_from, registered_to)
-    return await _page(db, sql, ACHIEVEMENT_COLUMNS, "ct_achievements a", where, ACHIEVEMENT_SORTS, page,
+    return await read_page(db, sql, ACHIEVEMENT_COLUMNS, "ct_achievements a", where, ACHIEVEMENT_SORTS, page,
                        "a.achievement_id", ("contracts",))
 
 
@@ -295,33 +364,33 @@ async def list_contracts(
     an achievement ever listed on it. ``q`` searches the title and the parties' names."""
     sql = Sql()
     where: list[str] = []
-    if who.role == "regulator":
-        where.append("c.registered_on IS NOT NULL")
-    elif who.role != "admin":
-        me = _me(sql, who)
-        if me is None:
-            where.append("false")
-        elif who.role == "operator":
-            where.append("c.achievement_ids && ARRAY(SELECT x.achievement_id FROM ct_achievements x "
-                         f"WHERE x.ever_exchange_ids @> ARRAY[{me}])")
-        else:
-            where.append(f"(c.seller_ids @> ARRAY[{me}] OR c.buyer_id = {me})")
-    _text_search(sql, where, "c.search_text", q)
+    source = CONTRACT_SOURCE
+    if who.role == "operator" and who.institution_id is not None:
+        # An exchange's contracts are a few hundred of the table: find them first (GIN index on
+        # achievement_ids), then order them. Left to itself the planner walks the whole sort index
+        # and tests each row (47 ms at 100,000 contracts); OFFSET 0 keeps the subquery apart.
+        me = sql.param(who.institution_id, "uuid")
+        source = CONTRACT_SOURCE.replace("ct_contracts c", (
+            "(SELECT * FROM ct_contracts WHERE achievement_ids && ARRAY(SELECT x.achievement_id "
+            f"FROM ct_achievements x WHERE x.ever_exchange_ids @> ARRAY[{me}]) OFFSET 0) c"), 1)
+    else:
+        contract_scope(sql, where, who)
+    text_search(sql, where, "c.search_text", q)
     if party is not None:
         p = sql.param(party, "uuid")
         where.append(f"(c.seller_ids @> ARRAY[{p}] OR c.buyer_id = {p})")
-    _equal(sql, where, "c.kind", "text", kind)
-    _equal(sql, where, "c.status", "text", status)
+    equal(sql, where, "c.kind", "text", kind)
+    equal(sql, where, "c.status", "text", status)
     if exchange is not None:
         where.append(f"c.exchange_ids @> ARRAY[{sql.param(exchange, 'uuid')}]")
-    _equal(sql, where, "c.registration_number", "text", registration_number)
-    _range(sql, where, "c.signed_on", "date", ("signed_from", "signed_to"), signed_from, signed_to)
-    _range(sql, where, "c.registered_on", "date", ("registered_from", "registered_to"),
+    equal(sql, where, "c.registration_number", "text", registration_number)
+    value_range(sql, where, "c.signed_on", "date", ("signed_from", "signed_to"), signed_from, signed_to)
+    value_range(sql, where, "c.registered_on", "date", ("registered_from", "registered_to"),
            registered_from, registered_to)
-    _range(sql, where, "c.contract_value_fen", "bigint", ("amount_min", "amount_max"), amount_min, amount_max)
+    value_range(sql, where, "c.contract_value_fen", "bigint", ("amount_min", "amount_max"), amount_min, amount_max)
     if overdue_as_of is not None:
         # As the receivables statistics count it: an item due before the date with money outstanding.
         where.append("EXISTS (SELECT 1 FROM rcv_items r WHERE r.contract_id = c.contract_id "
                      f"AND r.due_on < {sql.param(overdue_as_of, 'date')} AND r.outstanding_fen > 0)")
-    return await _page(db, sql, CONTRACT_COLUMNS, CONTRACT_SOURCE, where, CONTRACT_SORTS, page,
+    return await read_page(db, sql, CONTRACT_COLUMNS, source, where, CONTRACT_SORTS, page,
                        "c.contract_id", ("contracts", "receivables"))

@@ -32,8 +32,10 @@ A = Achievement
 
 SELF_IMPLEMENTATIONS = TableSpec(
     "dist_self_implementations",
-    cols("self_implementation_id uuid, institution_id uuid, achievement_id uuid"),
+    cols("self_implementation_id uuid, institution_id uuid, achievement_id uuid, partner_id uuid, "
+         "started_on date, stopped_on date"),
     ("self_implementation_id",),
+    ("(started_on, self_implementation_id)", "(partner_id) WHERE partner_id IS NOT NULL"),
 )
 SELF_LINES = TableSpec(
     "dist_self_lines",
@@ -82,6 +84,7 @@ SPECS = (SELF_IMPLEMENTATIONS, SELF_LINES, SELF_PAYMENTS, BONUSES, BONUS_PAYMENT
 T_S_STARTED = topic(S, "Started")
 T_S_ALLOCATED = topic(S, "AwardAllocated")
 T_S_PAID = topic(S, "AwardPaid")
+T_S_STOPPED = topic(S, "Stopped")
 T_A_REGISTERED = topic(A, "Registered")
 T_A_GRANTED = topic(A, "Granted")
 T_A_BONUS = topic(A, "InventionBonusPaid")
@@ -89,7 +92,7 @@ T_A_NOTICE = topic(A, "NoticePublished")
 T_A_OBJECTION = topic(A, "ObjectionRecorded")
 T_A_CONCLUDED = topic(A, "NoticeConcluded")
 NOTICE_TOPICS = frozenset({T_A_NOTICE, T_A_OBJECTION, T_A_CONCLUDED})
-TOPICS = frozenset({T_S_STARTED, T_S_ALLOCATED, T_S_PAID, T_A_REGISTERED, T_A_GRANTED, T_A_BONUS, *NOTICE_TOPICS})
+TOPICS = frozenset({T_S_STARTED, T_S_ALLOCATED, T_S_PAID, T_S_STOPPED, T_A_REGISTERED, T_A_GRANTED, T_A_BONUS, *NOTICE_TOPICS})
 
 
 class ObligationRows:
@@ -105,7 +108,7 @@ class ObligationRows:
 
     async def load(self, conn: Any, events: Any) -> None:
         await self.implementations.load(conn, {e.event.originator_id for e in events
-                                               if e.entry.topic in (T_S_ALLOCATED, T_S_PAID)})
+                                               if e.entry.topic in (T_S_ALLOCATED, T_S_PAID, T_S_STOPPED)})
         await self.bonuses.load(conn, {e.event.originator_id for e in events if e.entry.topic == T_A_GRANTED})
         await self.notices.load(conn, {e.event.originator_id for e in events if e.entry.topic in NOTICE_TOPICS},
                                 "achievement_id")
@@ -114,7 +117,12 @@ class ObligationRows:
         if t == T_S_STARTED:
             self.implementations.add(SELF_IMPLEMENTATIONS.blank(
                 self_implementation_id=e.originator_id, institution_id=e.institution_id,
-                achievement_id=e.achievement_id))
+                achievement_id=e.achievement_id, partner_id=e.partner_id, started_on=e.started_on))
+        elif t == T_S_STOPPED:
+            row = self.implementations.get(e.originator_id)
+            if row is not None:
+                row["stopped_on"] = e.stopped_on
+                self.implementations.touch(row)
         elif t == T_S_ALLOCATED:
             owner = self.implementations.get(e.originator_id) or {}
             a = e.award

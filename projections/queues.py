@@ -20,7 +20,11 @@ and the command that clears it. The items are read in one snapshot (``read_snaps
 - ``ct_contracts`` (projection ``contracts``): ``registration_pending`` (signed at least
   ``within_days`` before ``as_of`` and not registered (认定登记)), ``ufpl_trial_ending`` (a
   use-first-pay-later trial ending within ``within_days``) and ``ufpl_trial_ended`` (trial ended
-  before ``as_of``, neither converted to paid nor returned, no agreed trigger met);
+  before ``as_of``, neither converted to paid nor returned, no agreed trigger met) and
+  ``registration_correction`` (the registry asked for a correction (补正) on or before ``as_of``
+  and neither a registration nor a correction has answered it);
+- ``ct_holdings`` (projection ``contracts``): ``equity_decision_missing`` (an equity contribution
+  (作价投资) made on or before ``as_of`` whose collective decision (集体决策) is not recorded);
 - ``ct_contracts`` with ``rcv_ufpl_triggers`` (projection ``receivables``): ``ufpl_trigger_reached``
   (still in trial although an agreed trigger (an agreed date, the licensee's first revenue, a
   milestone) was met by ``as_of``: payment should start).
@@ -69,6 +73,8 @@ _PAY_SELF = Command("pay_self_implementation_award", "POST", "/v1/self-implement
 _BONUS = Command("record_invention_bonus", "POST", "/v1/achievements/{id}/invention-bonuses")
 _CONCLUDE = Command("conclude_notice", "POST", "/v1/achievements/{id}/notices/conclusion")
 _REGISTER = Command("register_contract", "POST", "/v1/contracts/{id}/registration")
+_CORRECT = Command("correct_registration", "POST", "/v1/contracts/{id}/registration-corrections")
+_DECIDE = Command("record_contribution_decision", "POST", "/v1/equity-holdings/{id}/contribution-decision")
 _CONVERT = Command("convert_to_paid", "POST", "/v1/contracts/{id}/conversion")
 _RETURN = Command("end_contract", "POST", "/v1/contracts/{id}/end")  # end = return_licence
 
@@ -83,6 +89,10 @@ QUEUES: dict[str, Queue] = {q.kind: q for q in (
     Queue("notice_ending", "公示即将期满", "public notice ending", "achievement", (_CONCLUDE,)),
     Queue("registration_pending", "合同已签订未认定登记", "signed contract not registered", "contract",
           (_REGISTER,)),
+    Queue("registration_correction", "认定登记待补正", "registration awaiting correction (补正)", "contract",
+          (_REGISTER, _CORRECT)),
+    Queue("equity_decision_missing", "作价投资缺集体决策记录", "equity contribution without its decision record",
+          "equity_holding", (_DECIDE,)),
     Queue("ufpl_trigger_reached", "先用后付付费条件已成就未转付费", "UFPL trigger met, not converted or returned",
           "contract", (_CONVERT, _RETURN)),
     Queue("ufpl_trial_ended", "先用后付试用期届满未转付费或退回", "UFPL trial ended, not converted or returned",
@@ -90,9 +100,10 @@ QUEUES: dict[str, Queue] = {q.kind: q for q in (
     Queue("ufpl_trial_ending", "先用后付试用期即将届满", "UFPL trial ending", "contract", (_CONVERT, _RETURN)),
 )}
 QUEUE_KINDS = tuple(QUEUES)
-LINKS = {"contract": "/v1/contracts/{id}", "distribution": "/v1/distributions/{id}",
+LINKS = {"contract": "/v1/contracts/{id}", "equity_holding": "/v1/equity-holdings/{id}", "distribution": "/v1/distributions/{id}",
          "self_implementation": "/v1/self-implementations/{id}", "achievement": "/v1/achievements/{id}"}
-CONTRACT_QUEUES = frozenset({"payment_overdue", "payment_due", "registration_pending", "ufpl_trigger_reached",
+CONTRACT_QUEUES = frozenset({"payment_overdue", "payment_due", "registration_pending", "registration_correction",
+                             "ufpl_trigger_reached",
                              "ufpl_trial_ended", "ufpl_trial_ending"})
 """The queues about contracts: the only ones an exchange (operator) has."""
 
@@ -202,6 +213,28 @@ def _registrations(sql: Sql, scope: Scope, as_of: date, within_days: int, limit:
     )
 
 
+def _corrections(sql: Sql, scope: Scope, as_of: date, limit: int) -> str:
+    a = sql.param(as_of, "date")
+    return (
+        "SELECT c.contract_id AS id, c.kind AS contract_kind, c.seller_id AS institution_id, c.signed_on, "
+        "c.registered_on, c.registration_number, c.correction_requested_on, c.contract_value_fen, "
+        f"c.transaction_value_fen, c.currency, ({a} - c.correction_requested_on) AS days "
+        f"FROM ct_contracts c WHERE c.correction_requested_on <= {a} AND {_contracts_of(sql, scope)} "
+        f"ORDER BY c.correction_requested_on, c.contract_id LIMIT {sql.param(limit, 'int')}"
+    )
+
+
+def _decisions(sql: Sql, scope: Scope, as_of: date, limit: int) -> str:
+    a = sql.param(as_of, "date")
+    return (
+        "SELECT h.holding_id AS id, h.institution_id, h.contract_id, h.company_name, h.company_code, "
+        f"h.contributed_on, h.valuation_fen, h.currency, ({a} - h.contributed_on) AS days FROM ct_holdings h "
+        f"WHERE h.decided_on IS NULL AND h.contributed_on <= {a} "
+        f"AND {_institution_of(sql, scope, 'h.institution_id')} "
+        f"ORDER BY h.contributed_on, h.holding_id LIMIT {sql.param(limit, 'int')}"
+    )
+
+
 _TRIGGER_MET_ON = "LEAST(u.date_trigger_on, CASE WHEN u.revenue_trigger THEN u.first_revenue_on END, u.milestone_met_on)"
 """When the first agreed trigger was met (domain/ufpl.py ``first_trigger_met``); LEAST skips the NULLs."""
 
@@ -279,6 +312,10 @@ async def work_queues(db: Db, *, as_of: date, within_days: int, kinds: tuple[str
                 query = _notices(sql, scope, as_of, horizon, fetch, kind == "notice_ended")
             elif kind == "registration_pending":
                 query = _registrations(sql, scope, as_of, within_days, fetch)
+            elif kind == "registration_correction":
+                query = _corrections(sql, scope, as_of, fetch)
+            elif kind == "equity_decision_missing":
+                query = _decisions(sql, scope, as_of, fetch)
             else:
                 query = _trials(sql, scope, as_of, horizon, fetch, kind)
             records = await conn.fetch(query, *sql.params)
@@ -325,6 +362,20 @@ def _to_item(queue: Queue, r: Any) -> dict[str, Any]:
                       "transaction_value_fen": r["transaction_value_fen"]},
                      {"contract_kind": r["contract_kind"], "currency": r["currency"],
                       "institution_id": r["institution_id"], "days_since_signed": int(r["days"])})
+    if kind == "registration_correction":
+        return _item(queue, "contract", r["id"], {"signed_on": r["signed_on"], "registered_on": r["registered_on"],
+                                                  "correction_requested_on": r["correction_requested_on"]},
+                     {"contract_value_fen": r["contract_value_fen"],
+                      "transaction_value_fen": r["transaction_value_fen"]},
+                     {"contract_kind": r["contract_kind"], "currency": r["currency"],
+                      "registration_number": r["registration_number"], "institution_id": r["institution_id"],
+                      "days_since_requested": int(r["days"])})
+    if kind == "equity_decision_missing":
+        return _item(queue, "equity_holding", r["id"], {"contributed_on": r["contributed_on"]},
+                     {"valuation_fen": r["valuation_fen"]},
+                     {"company_name": r["company_name"], "company_code": r["company_code"],
+                      "currency": r["currency"], "institution_id": r["institution_id"],
+                      "contract_id": r["contract_id"], "days_since_contributed": int(r["days"])})
     return _item(queue, "contract", r["id"], {"trial_started_on": r["trial_started_on"],
                                               "trial_end_on": r["trial_end_on"], "trigger_met_on": r["trigger_met_on"]},
                  {"contract_value_fen": r["contract_value_fen"], "licensee_revenue_fen": r["licensee_revenue_fen"]},

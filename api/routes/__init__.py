@@ -12,6 +12,7 @@ from api.routes import (
     ledger_queries,
     lists,
     queues,
+    record_lists,
     register,
     statistics,
 )
@@ -29,6 +30,7 @@ ALL: list[RouteRegistry] = [
     register.routes,
     events.routes,
     lists.routes,
+    record_lists.routes,
 ]
 
 __all__ = ["ALL"]

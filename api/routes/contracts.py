@@ -202,6 +202,8 @@ _COMMANDS: list[tuple[str, type[Command], str, type[Written]]] = [
     ("registration", con.RegisterContract, "Record the registration (认定登记)", ContractMoneyWritten),
     ("registration-corrections", con.CorrectRegistration, "Record a correction of the registration (补正)",
      ContractMoneyWritten),
+    ("correction-requests", con.RequestRegistrationCorrection,
+     "Record the registry's request for a correction (补正)", ContractMoneyWritten),
     ("effect", con.TakeEffect, "The contract takes effect (encumbers its achievements)", Written),
     ("end", con.EndContract, "Complete, terminate, expire or return the licence", Written),
     ("royalty-reports", con.ReportRoyalty, "Report a royalty base for a period", ContractMoneyWritten),

@@ -190,6 +190,8 @@ _holding = PathTarget("holding_id", EquityHolding)
 _HOLDING_COMMANDS: list[tuple[str, type[Command], str]] = [
     ("share-awards", eq.AwardShares, "Award shares to an inventor (奖励股权)"),
     ("dividends", eq.ReceiveDividend, "Record a dividend received"),
+    ("contribution-decision", eq.RecordContributionDecision,
+     "Record the collective decision (集体决策) behind the contribution"),
     ("revaluations", eq.RevalueHolding, "Revalue the holding, with the decision record (尽职免责)"),
     ("impairments", eq.ImpairHolding, "Impair the holding, with the decision record"),
     ("dilutions", eq.RecordDilution, "Record a dilution (new total shares)"),

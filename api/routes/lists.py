@@ -14,15 +14,19 @@ The answers are not kept by the response cache: they differ per token.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from datetime import date
 from enum import Enum
 from typing import Any, Literal
 from uuid import UUID
 
+from aiohttp import web
 from pydantic import BaseModel, Field
 
 from api.consistency import wait_for_projections
+from api.redaction import pseudonym_key
 from api.routes.common import ALL_READERS, MIN_POSITION
 from api.routing import Call, Reply, RouteRegistry
 from api.staleness import POSITION_HEADER, reads
@@ -172,24 +176,31 @@ class ContractPage(BaseModel):
     as_of_position: int = AS_OF_POSITION
 
 
+async def cursor_salt(app: web.Application) -> str:
+    """What keys the digests in cursors: derived from the pseudonym key, never the key itself."""
+    key = await pseudonym_key(app)
+    return hmac.new(key, b"ttledger list cursor", hashlib.sha256).hexdigest()
+
+
 # ---- the routes -----------------------------------------------------------------------------
 
 _PAGING = frozenset({"sort", "cursor", "limit", "min_position"})
 
 
-async def _list(call: Call[None, Any], run: Callable[..., Awaitable[dict[str, Any]]]) -> Reply[Any]:
+async def serve_list(call: Call[None, Any], run: Callable[..., Awaitable[dict[str, Any]]]) -> Reply[Any]:
     from api.problems import unprocessable
     from projections.lists import ListQueryError
 
     q = call.query
-    await wait_for_projections(call.request, q.min_position)
-    who = Viewer(call.principal.role.value, call.principal.institution_id)
+    await wait_for_projections(call.request, getattr(q, "min_position", None))
+    who = Viewer(call.principal.role.value, call.principal.institution_id, await cursor_salt(call.request.app))
     filters = {name: value.value if isinstance(value := getattr(q, name), Enum) else value
                for name in type(q).model_fields if name not in _PAGING}
     try:
         page = await run(call.ledger.store.pool, who, Page(q.sort, q.cursor, q.limit), **filters)
     except ListQueryError as exc:
-        raise unprocessable([{"field": exc.field, "rule": "list_query_valid", "detail": exc.detail}]) from exc
+        raise unprocessable([{"field": exc.field, "in": "query", "rule": "list_query_valid",
+                              "detail": exc.detail}]) from exc
     return Reply(page, headers={POSITION_HEADER: str(page["as_of_position"])})
 
 
@@ -200,7 +211,7 @@ async def list_institutions(call: Call[None, InstitutionListQuery]) -> Reply[Ins
     """Institutions, searched by name (a scoped token sees only its own)."""
     from projections import lists
 
-    return await _list(call, lists.list_institutions)
+    return await serve_list(call, lists.list_institutions)
 
 
 @routes.get("/v1/achievements", roles=ALL_READERS, query=AchievementListQuery, response=AchievementPage,
@@ -213,7 +224,7 @@ async def list_achievements(call: Call[None, AchievementListQuery]) -> Reply[Ach
     """
     from projections import lists
 
-    return await _list(call, lists.list_achievements)
+    return await serve_list(call, lists.list_achievements)
 
 
 @routes.get("/v1/contracts", roles=ALL_READERS, query=ContractListQuery, response=ContractPage,
@@ -227,7 +238,7 @@ async def list_contracts(call: Call[None, ContractListQuery]) -> Reply[ContractP
     """
     from projections import lists
 
-    return await _list(call, lists.list_contracts)
+    return await serve_list(call, lists.list_contracts)
 
 
 __all__ = ["routes"]

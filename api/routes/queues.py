@@ -44,6 +44,8 @@ class QueueKind(StrEnum):
     notice_ended = "notice_ended"
     notice_ending = "notice_ending"
     registration_pending = "registration_pending"
+    registration_correction = "registration_correction"
+    equity_decision_missing = "equity_decision_missing"
     ufpl_trigger_reached = "ufpl_trigger_reached"
     ufpl_trial_ended = "ufpl_trial_ended"
     ufpl_trial_ending = "ufpl_trial_ending"
@@ -66,7 +68,7 @@ class QueuesQuery(BaseModel):
 
 
 class RecordRef(BaseModel):
-    kind: str = Field(description="contract, distribution, self_implementation or achievement.")
+    kind: str = Field(description="contract, distribution, self_implementation, achievement or equity_holding.")
     id: str
     link: str = Field(description="The path that reads the record.")
 

@@ -57,6 +57,14 @@ class CorrectRegistration(ContractCommand):
     reason: Note
 
 
+class RequestRegistrationCorrection(ContractCommand):
+    """The registry's request for a correction (补正): it waits in the work queue until the
+    registration, or a correction of it, is recorded."""
+
+    requested_on: date
+    reason: Note
+
+
 class TakeEffect(ContractCommand):
     on: date
 
@@ -229,6 +237,7 @@ _METHODS: dict[type[ContractCommand], str] = {
     SignContract: "sign",
     RegisterContract: "register",
     CorrectRegistration: "correct_registration",
+    RequestRegistrationCorrection: "request_registration_correction",
     ReportRoyalty: "report_royalty",
     TopUpMinimumRoyalty: "top_up_minimum_royalty",
     ReachMilestone: "reach_milestone",

@@ -52,6 +52,12 @@ class ReceiveDividend(HoldingCommand):
     received_on: date
 
 
+class RecordContributionDecision(HoldingCommand):
+    """The collective decision (集体决策) behind the contribution, dated on or before it."""
+
+    decision: DecisionRecord
+
+
 class RevalueHolding(HoldingCommand):
     new_value_fen: Fen
     decision: DecisionRecord
@@ -128,6 +134,7 @@ async def record_equity_contribution(cmd: RecordEquityContribution, uow: UnitOfW
 _HOLDING_METHODS: dict[type[HoldingCommand], str] = {
     AwardShares: "award_shares",
     ReceiveDividend: "receive_dividend",
+    RecordContributionDecision: "record_contribution_decision",
     RevalueHolding: "revalue",
     ImpairHolding: "impair",
     RecordDilution: "record_dilution",

@@ -72,6 +72,11 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/institutions"): EVERYONE,
     ("GET", "/v1/achievements"): EVERYONE,
     ("GET", "/v1/contracts"): EVERYONE,
+    **{("GET", p): EVERYONE for p in ("/v1/due-items", "/v1/receipts", "/v1/registrations", "/v1/listings")},
+    **{("GET", p): row(regulator=OK, buyer=OK, stranger=OK) for p in (  # an exchange holds none of these
+        "/v1/equity-holdings", "/v1/self-implementations", "/v1/distributions", "/v1/distribution-lines",
+        "/v1/award-payments")},
+    ("GET", "/v1/tokens"): ADMIN_ONLY,
     # institutions
     ("POST", "/v1/institutions"): row(owner=SCOPE, buyer=SCOPE, stranger=OK),  # body: U2 registers itself
     ("POST", "/v1/institutions/{institution_id}/name"): INSTITUTION_CHANGE,
@@ -89,7 +94,7 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     # contracts
     ("POST", "/v1/contracts"): row(buyer=SCOPE, stranger=SCOPE, exchange=OK, other_exchange=SCOPE),
     **{("POST", f"/v1/contracts/{{contract_id}}/{p}"): SELLER_CHANGE for p in (
-        "terms", "signature", "registration", "registration-corrections", "effect", "end",
+        "terms", "signature", "registration", "registration-corrections", "correction-requests", "effect", "end",
         "minimum-royalty-top-ups", "milestones", "payments", "credit-applications", "credit-refunds",
         "deferrals", "write-offs", "paid-terms", "conversion", "defaults", "credit-reports",
         "insurance-compensations")},
@@ -100,7 +105,8 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     # equity and self-implementation
     ("POST", "/v1/equity-holdings"): CREATE_FOR_U,
     **{("POST", f"/v1/equity-holdings/{{holding_id}}/{p}"): OWNER_CHANGE for p in (
-        "share-awards", "dividends", "revaluations", "impairments", "dilutions", "sales", "policy-awards")},
+        "share-awards", "dividends", "contribution-decision", "revaluations", "impairments", "dilutions", "sales",
+        "policy-awards")},
     ("GET", "/v1/equity-holdings/{holding_id}"): OWNER_READ,
     ("POST", "/v1/self-implementations"): CREATE_FOR_U,
     **{("POST", f"/v1/self-implementations/{{self_implementation_id}}/{p}"): OWNER_CHANGE for p in (
@@ -172,6 +178,7 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
         c + "registration": {"registration": registration(90 * WAN)},
         c + "registration-corrections": {"registration": registration(90 * WAN), "corrected_on": "2023-01-01",
                                          "reason": "x"},
+        c + "correction-requests": {"requested_on": "2001-01-01", "reason": "x"},
         c + "effect": {"on": "2024-02-01"},
         c + "end": {"end": "complete", "on": "2001-01-01"},
         c + "royalty-reports": {"period_start": "2001-01-01", "period_end": "2001-12-31", "base_fen": 1,
@@ -193,6 +200,7 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
         "/v1/equity-holdings": equity_contribution(w) | {"registered_capital_fen": 0},
         h + "share-awards": {"inventor": " ", "shares": 1, "awarded_on": "2023-10-02"},
         h + "dividends": {"dividend_id": "D", "amount_fen": 0, "received_on": "2024-06-30"},
+        h + "contribution-decision": {"decision": {**decision, "decided_on": "2099-01-01"}},
         h + "revaluations": {"new_value_fen": -1, "decision": decision},
         h + "impairments": {"amount_fen": 0, "decision": decision},
         h + "dilutions": {"new_total_shares": 1, "on": "2024-09-01", "reason": "x"},

@@ -161,6 +161,8 @@ async def test_assignment_drafted_by_the_exchange_to_completion(api: Api, world:
     await api.ok(f"{c}/signature", {"on": "2023-07-10"}, who="exchange")
     await api.ok(f"{c}/registration", {"registration": {**registration(90 * WAN, "2023-07-20"),
                                                         "approved_category": "assignment"}}, who="owner")
+    await api.ok(f"{c}/correction-requests", {"requested_on": "2023-07-25", "reason": "技术交易额核定有误"},
+                 who="owner")
     await api.ok(f"{c}/registration-corrections", {
         "registration": {**registration(100 * WAN, "2023-07-20"), "approved_category": "assignment"},
         "corrected_on": "2023-08-01", "reason": "补正：技术交易额核定有误"}, who="owner")
@@ -273,6 +275,7 @@ async def test_equity_holding_awards_dividends_and_sale(api: Api, world: World) 
     await api.ok(f"{h}/dividends", {"dividend_id": "DIV-2024", "amount_fen": 18 * WAN, "received_on": "2024-06-30"},
                  who="owner")
     decision = {"decision_makers": ["校长办公会"], "basis": "资产评估报告", "decided_on": "2024-07-01"}
+    await api.ok(f"{h}/contribution-decision", {"decision": {**decision, "decided_on": "2023-09-01"}}, who="owner")
     await api.ok(f"{h}/revaluations", {"new_value_fen": 130 * WAN, "decision": decision}, who="owner")
     await api.ok(f"{h}/impairments", {"amount_fen": 10 * WAN, "decision": {**decision, "decided_on": "2024-08-01"}},
                  who="owner")
@@ -741,6 +744,14 @@ async def test_lists_answer(api: Api, world: World) -> None:
     contracts = await api.read(f"/v1/contracts?q=传感器&min_position={head}", who="regulator")
     assert world["C"] in [i["id"] for i in contracts["items"]]
     assert all(i["registered_on"] is not None for i in contracts["items"]) and contracts["as_of_position"] >= head
+    # The record lists (tests/integration/test_record_lists.py works them out by hand).
+    for path, who in (("due-items", "owner"), ("receipts", "owner"), ("registrations", "regulator"),
+                      ("listings", "exchange"), ("equity-holdings", "owner"), ("self-implementations", "owner"),
+                      ("distributions", "regulator"), ("distribution-lines", "owner"), ("award-payments", "owner"),
+                      ("tokens", "admin")):
+        wait = "" if path == "tokens" else f"&min_position={head}"  # tokens are not a projection
+        page = await api.read(f"/v1/{path}?limit=200{wait}", who=who)
+        assert page["items"] and page["as_of_position"] >= head, path
 
 
 async def test_every_route_answered_with_success(api: Api, world: World) -> None:

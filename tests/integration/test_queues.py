@@ -16,12 +16,14 @@ Added here for university U (all as of 2025-06-15, horizon 30 days → 2025-07-1
   A6's runs 2025-06-01 to 2025-06-20 (ends in 5 days);
 - UFPL licence L of patent A8 to G, signed 2024-12-01 and not registered, trial from 2025-01-01 to
   2025-07-05 (20 days ahead); UFPL licence M of A9 (registered), trial to 2025-12-31 but paid on the
-  licensee's first revenue, reported 2025-04-10: its trigger is met, so it awaits conversion.
+  licensee's first revenue, reported 2025-04-10: its trigger is met, so it awaits conversion. On
+  2025-05-20 the registry asked for a correction (补正) of M's registration, not yet made.
 
 From the world: patents A and A4 (granted 2022-05-01, bonus due 2022-08-01, never paid) and A8
 (granted 2022-05-01 by default) are overdue; equity contract CE (signed 2023-08-10, 675 days before)
 and L (signed 2024-12-01, 196 days before) are signed but not registered; the world's
-distribution D (received 2024-03-01) is due by 2027-03-01, outside the horizon.
+distribution D (received 2024-03-01) is due by 2027-03-01, outside the horizon. The world's
+equity holding H (contributed 2023-09-10) has no decision record (集体决策) yet.
 """
 
 from __future__ import annotations
@@ -114,6 +116,8 @@ async def queue_world(api: Api, world: World) -> dict[str, str]:
     await api.ok(f"/v1/contracts/{m}/effect", {"on": "2025-01-01"}, who="owner")
     await api.ok(f"/v1/contracts/{m}/licensee-revenue", {"period_start": "2025-01-01", "period_end": "2025-03-31",
                                                          "revenue_fen": 5 * WAN, "reported_on": "2025-04-10"})
+    await api.ok(f"/v1/contracts/{m}/correction-requests", {"requested_on": "2025-05-20",
+                                                            "reason": "技术交易额与发票不符"}, who="owner")
     return ids
 
 
@@ -183,6 +187,24 @@ async def test_owner_queues_worked_by_hand(api: Api, world: World, queue_world: 
         ("2023-08-10", 675), ("2024-12-01", 196)]
     assert pending[0]["clears"][0]["operation_id"] == "register_contract"
 
+    [correction] = got["registration_correction"]
+    assert correction["record"] == {"kind": "contract", "id": q["M"], "link": f"/v1/contracts/{q['M']}"}
+    assert correction["title"] == "认定登记待补正 / registration awaiting correction (补正)"
+    assert correction["dates"] == {"signed_on": "2024-12-01", "registered_on": "2024-12-10",
+                                   "correction_requested_on": "2025-05-20"}
+    assert (correction["details"]["registration_number"], correction["details"]["days_since_requested"]) == (
+        "2024110000000009", 26)
+    assert [c["path"] for c in correction["clears"]] == [f"/v1/contracts/{q['M']}/registration",
+                                                         f"/v1/contracts/{q['M']}/registration-corrections"]
+    [decision] = got["equity_decision_missing"]
+    h = str(world["H"])
+    assert decision["record"] == {"kind": "equity_holding", "id": h, "link": f"/v1/equity-holdings/{h}"}
+    assert (decision["dates"], decision["amounts"]) == ({"contributed_on": "2023-09-10"},
+                                                        {"valuation_fen": 600 * WAN})
+    assert decision["details"]["company_name"] == "北京微纳传感科技有限公司"
+    assert decision["clears"] == [{"operation_id": "record_contribution_decision", "method": "POST",
+                                   "path": f"/v1/equity-holdings/{h}/contribution-decision"}]
+
     [trial] = got["ufpl_trial_ending"]
     assert trial["record"]["id"] == q["L"] and trial["details"]["days_to_trial_end"] == 20
     assert trial["dates"] == {"trial_started_on": "2025-01-01", "trial_end_on": "2025-07-05", "trigger_met_on": None}
@@ -222,10 +244,11 @@ async def test_each_role_sees_its_own_items(api: Api, world: World, queue_world:
     for who in ("buyer", "stranger", "other_exchange"):
         assert all(items == [] for items in (await queues(api, who)).values()), who
     exchange = await queues(api, "exchange")
-    assert list(exchange) == ["payment_overdue", "payment_due", "registration_pending", "ufpl_trigger_reached",
-                              "ufpl_trial_ended", "ufpl_trial_ending"]  # the contract queues only
+    assert list(exchange) == ["payment_overdue", "payment_due", "registration_pending", "registration_correction",
+                              "ufpl_trigger_reached", "ufpl_trial_ended", "ufpl_trial_ending"]  # contract queues only
     assert ids_of(exchange["payment_overdue"]) == ids_of(exchange["payment_due"]) == [q["K"]]  # K covers A6 on X
     assert exchange["registration_pending"] == exchange["ufpl_trial_ending"] == exchange["ufpl_trigger_reached"] == []
+    assert exchange["registration_correction"] == []  # M's patent A9 was never listed on X
     doc = await problem(await api.get(f"/v1/queues?as_of={AS_OF}", who="regulator"), 403)
     assert doc["type"].endswith("/role-not-allowed")
 
@@ -237,6 +260,32 @@ async def test_each_role_sees_its_own_items(api: Api, world: World, queue_world:
 async def test_bad_parameters_are_named(api: Api, world: World, query: str, field: str) -> None:
     doc = await problem(await api.get(f"/v1/queues?{query}", who="owner"), 422)
     assert [(e["field"], e["in"]) for e in doc["errors"]] == [(field, "query")], doc
+
+
+async def test_the_clearing_commands_clear_their_items(api: Api, world: World, queue_world: dict[str, str]) -> None:
+    """The correction answers the registry's request; the decision record fills the holding's gap. A second
+    request while one is open, and a decision dated after the contribution, are refused and write nothing."""
+    m, h = queue_world["M"], world["H"]
+    head = await api.head()
+    doc = await problem(await api.post(f"/v1/contracts/{m}/correction-requests",
+                                       {"requested_on": "2025-05-25", "reason": "再次补正"}, who="owner"), 422)
+    assert [(e["rule"], e["field"]) for e in doc["errors"]] == [("correction_request_open_once", "requested_on")]
+    decision = {"decided_on": "2023-09-11", "decision_makers": ["校长办公会"], "basis": "2023年第12次校长办公会纪要"}
+    doc = await problem(await api.post(f"/v1/equity-holdings/{h}/contribution-decision", {"decision": decision},
+                                       who="owner"), 422)
+    assert [(e["rule"], e["field"]) for e in doc["errors"]] == [
+        ("contribution_decision_recorded_once", "decision.decided_on")]
+    assert await api.head() == head
+    await api.ok(f"/v1/contracts/{m}/registration-corrections", {
+        "registration": registration(30 * WAN, "2024-12-10", "2024110000000009"), "corrected_on": "2025-06-01",
+        "reason": "按发票核定技术交易额"}, who="owner")
+    await api.ok(f"/v1/equity-holdings/{h}/contribution-decision",
+                 {"decision": {**decision, "decided_on": "2023-08-25"}}, who="owner")
+    got = await queues(api, "owner")
+    assert got["registration_correction"] == got["equity_decision_missing"] == []
+    doc = await problem(await api.post(f"/v1/equity-holdings/{h}/contribution-decision",
+                                       {"decision": {**decision, "decided_on": "2023-08-26"}}, who="owner"), 422)
+    assert [(e["rule"], e["field"]) for e in doc["errors"]] == [("contribution_decision_recorded_once", "decision")]
 
 
 async def test_queues_are_the_same_after_a_rebuild(api: Api, world: World, queue_world: dict[str, str],

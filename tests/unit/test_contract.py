@@ -10,6 +10,7 @@ from domain.contract import (
     CONTRACT_EXPIRES_AT_TERM_END,
     CONTRACT_REGISTERED_ONCE,
     CONTRACT_SETTLED_TO_COMPLETE,
+    CORRECTION_REQUEST_OPEN_ONCE,
     ContractStatus,
     TechnologyContract,
 )
@@ -404,3 +405,31 @@ def test_correction_needs_a_registration() -> None:
         "registration",
         lambda: contract.correct_registration(registration(), d("2024-02-01"), "fix"),
     )
+
+
+def test_a_correction_request_waits_for_the_registration_or_correction_that_answers_it() -> None:
+    """补正: requested before registration (the application) or after it; one open at a time."""
+    contract = signed()
+    assert_rejected(contract, CORRECTION_REQUEST_OPEN_ONCE, "reason",
+                    lambda: contract.request_registration_correction(d("2024-01-18"), " "))
+    assert_rejected(contract, CONTRACT_DATES_IN_ORDER, "requested_on",
+                    lambda: contract.request_registration_correction(d("2023-01-01"), "材料不全"))
+    contract.request_registration_correction(d("2024-01-18"), "技术交易额证明材料不全")
+    assert contract.correction_requested == (d("2024-01-18"), "技术交易额证明材料不全")
+    assert_rejected(contract, CORRECTION_REQUEST_OPEN_ONCE, "requested_on",
+                    lambda: contract.request_registration_correction(d("2024-01-19"), "再次"))
+    contract.register(registration())  # the registration answers the application's request
+    assert contract.correction_requested is None
+    contract.request_registration_correction(d("2024-01-25"), "登记类别有误")
+    fixed = registration(approved_transaction_value_fen=7 * WAN)
+    contract.correct_registration(fixed, d("2024-02-01"), "补正: 技术交易额核减")
+    assert contract.correction_requested is None
+    assert event_names(assert_rebuilds(contract))[-4:] == [
+        "RegistrationCorrectionRequested", "Registered", "RegistrationCorrectionRequested",
+        "RegistrationCorrected"]
+
+
+def test_an_unregistered_draft_has_no_correction_to_request() -> None:
+    contract = drafted()
+    assert_rejected(contract, CONTRACT_STATUS_ALLOWS, "status",
+                    lambda: contract.request_registration_correction(d("2024-01-18"), "材料不全"))

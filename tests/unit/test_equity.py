@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from domain.contract_terms import CURRENCY_CODE_VALID
 from domain.enums import ValuationMethod
 from domain.equity import (
+    CONTRIBUTION_DECISION_RECORDED_ONCE,
     DECISION_RECORD_COMPLETE,
     DILUTION_INCREASES_TOTAL,
     EQUITY_DATES_IN_ORDER,
@@ -252,3 +253,20 @@ def test_carrying_value_goes_out_pro_rata_and_wholly_with_the_last_share() -> No
     assert holding.carrying_value_fen == 0
     assert holding.cashed_in_fen == 150
     assert_rebuilds(holding)
+
+
+def test_the_contribution_decision_is_recorded_once_and_before_the_contribution() -> None:
+    holding = contribute()  # contributed 2024-02-01
+    assert holding.contribution_decision is None
+    late = replace(DECISION, decided_on=d("2024-02-02"))
+    assert_rejected(holding, CONTRIBUTION_DECISION_RECORDED_ONCE, "decision.decided_on",
+                    lambda: holding.record_contribution_decision(late))
+    assert_rejected(holding, DECISION_RECORD_COMPLETE, "decision.basis",
+                    lambda: holding.record_contribution_decision(replace(DECISION, basis=" ",
+                                                                         decided_on=d("2024-01-20"))))
+    decision = replace(DECISION, decided_on=d("2024-01-20"))
+    holding.record_contribution_decision(decision)
+    assert holding.contribution_decision == decision and holding.decisions == (decision,)
+    assert_rejected(holding, CONTRIBUTION_DECISION_RECORDED_ONCE, "decision",
+                    lambda: holding.record_contribution_decision(decision))
+    assert [type(e).__name__ for e in assert_rebuilds(holding)][-1] == "ContributionDecisionRecorded"

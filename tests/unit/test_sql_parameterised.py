@@ -50,7 +50,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("projections/base.py", "statement"): "index DDL of the ProjectionSpec, declared in code",
     ("projections/base.py", "name"): "an index name of the ProjectionSpec, declared in code",
     ("projections/runner.py", "table"): "a table of a registered projection (declared in code), quoted",
-    ("projections/runner.py", "p.tables"): "the tables a registered projection declares in code",
+    ("projections/runner.py", "queue.get_nowait()"):
+        "index DDL of the chosen projections' TableSpecs (spec.index_ddl()), declared in code",
+    ("projections/runner.py", "analysed.get_nowait()"): "a table a registered projection declares in code",
     ("projections/queries.py", "period"):
         "checked against PERIODS (year, quarter, month) before any SQL is built (StatisticsQueryError)",
     ("projections/queries.py", "group_by"):
