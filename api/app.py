@@ -11,6 +11,7 @@ document at ``/v1/openapi.json`` and the reference page at ``/docs``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from datetime import timedelta
 from importlib import metadata
 from typing import Any, Literal
 from uuid import UUID
@@ -19,24 +20,28 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from api import dashboard, docs, middleware, security, staleness
-from api.auth import AUTH_LIMITER, FORWARDED_HOPS, TOKENS, FailureLimiter
+from api.auth import AUTH_LIMITER, FORWARDED_HOPS, SESSIONS, TOKENS, USERS, FailureLimiter
 from api.consistency import projections_context
 from api.metrics import METRICS, Metrics, metrics_handler
 from api.problems import unavailable
 from api.response_cache import RESPONSE_CACHE, ResponseCache
 from api.routes import ALL as DOMAIN_ROUTES
-from api.routes import events
+from api.routes import accounts, events
 from api.routing import ANY_ROLE, PUBLIC, ROUTES, Call, RouteRegistry
 from api.state import API_SETTINGS, LEDGER, PROJECTIONS, SETTINGS, ApiSettings
 from ledger.bootstrap import Ledger, open_ledger
+from ledger.sessions import SessionService
 from ledger.settings import Settings
 from ledger.tokens import TokenService
+from ledger.users import UserService
 
 __all__ = ["API_SETTINGS", "LEDGER", "ROUTES", "SETTINGS", "ApiSettings", "create_app"]
 
 API_DESCRIPTION = """\
 The ttledger HTTP API. Authenticate with `Authorization: Bearer ttl_…` (a token
-from `ttledger token create`). Every error is `application/problem+json`
+from `ttledger token create`, or a personal token from `POST /v1/tokens`), or
+in a browser with the session cookie of `POST /v1/session` (writes then carry
+`X-CSRF-Token`). Every error is `application/problem+json`
 (RFC 9457) with a stable `type`, a `request_id`, and for validation and
 domain errors an `errors` list of `{field, rule, detail}`. See docs/api.md.
 """
@@ -182,7 +187,8 @@ def create_app(
     for module in (*ROUTE_MODULES, *routes):
         registry.include(module)
     app[ROUTES] = registry
-    spec_body = _json_bytes(registry.openapi(version=_version(), description=API_DESCRIPTION))
+    spec_body = _json_bytes(accounts.document_statuses(
+        registry.openapi(version=_version(), description=API_DESCRIPTION)))
 
     async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
         if ledger is not None:
@@ -215,8 +221,13 @@ def create_app(
 
 
 def _attach(app: web.Application, ledger: Ledger, api_settings: ApiSettings) -> None:
+    settings = app[SETTINGS]
     app[LEDGER] = ledger
     app[TOKENS] = TokenService(ledger.store.pool, cache_ttl=api_settings.token_cache_ttl)
+    app[USERS] = UserService(ledger.store.pool, lockout_threshold=settings.lockout_threshold,
+                             lockout_seconds=settings.lockout_minutes * 60)
+    app[SESSIONS] = SessionService(ledger.store.pool, idle=timedelta(minutes=settings.session_idle_minutes),
+                                   absolute=timedelta(hours=settings.session_absolute_hours))
 
 
 def _json_bytes(doc: dict[str, Any]) -> bytes:

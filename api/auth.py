@@ -1,4 +1,4 @@
-"""Bearer-token authentication, role checks and the failed-attempt rate limit.
+"""Authentication (bearer token or session cookie), CSRF, role checks and the failed-attempt rate limit.
 
 Handlers never parse headers: the route registry (``api/routing.py``)
 authenticates before the handler runs and the handler gets the
@@ -8,15 +8,27 @@ Order of checks for a protected route:
 
 1. the client address is over its failure budget → 429 with ``Retry-After``
    (checked first, so a blocked client cannot keep guessing);
-2. no ``Authorization: Bearer`` header → 401 (not counted as a failure);
-3. a token that is malformed, unknown or revoked → 401, counted;
-4. the token's role is not among the route's roles → 403.
+2. an ``Authorization`` header: a token that is malformed, unknown or revoked,
+   or a personal token whose user is disabled → 401, counted;
+3. else a session cookie (``ttl_session``, ledger/sessions.py): unknown → 401,
+   counted; ended or expired → 401, not counted (the page sends the person to
+   sign in again);
+4. neither → 401 (not counted as a failure);
+5. a session on an unsafe method (POST, PUT, PATCH, DELETE) without the
+   session's ``X-CSRF-Token``, or from a foreign ``Origin``/``Referer`` →
+   403 ``csrf-check-failed`` (a bearer token is exempt: no browser sends it on
+   its own);
+6. a session whose user must change the password, or must enrol a second
+   factor, reaches only the routes that do that → 403 ``password-change-required``
+   or ``totp-enrolment-required``;
+7. the principal's role is not among the route's roles → 403.
 
 Database errors while checking a token are not failures: they surface as 503.
 """
 
 from __future__ import annotations
 
+import hmac
 import math
 import time
 import uuid
@@ -27,12 +39,18 @@ import structlog
 from aiohttp import web
 
 from api.problems import forbidden, request_key, too_many_requests, unauthenticated
+from ledger.sessions import Session, SessionService
 from ledger.tokens import Principal, Role, TokenService
+from ledger.users import UserService
 
 __all__ = [
     "AUTH_LIMITER",
     "PRINCIPAL_KEY",
+    "SESSIONS",
+    "SESSION_COOKIE",
+    "SESSION_KEY",
     "TOKENS",
+    "USERS",
     "FailureLimiter",
     "Principal",
     "Role",
@@ -44,7 +62,18 @@ __all__ = [
 ]
 
 TOKENS = web.AppKey("tokens", TokenService)
+USERS = web.AppKey("users", UserService)
+SESSIONS = web.AppKey("sessions", SessionService)
 PRINCIPAL_KEY = request_key("principal", Principal)
+SESSION_KEY = request_key("session", Session)
+SESSION_COOKIE = "ttl_session"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SESSION_ROUTES = frozenset({("GET", "/v1/session"), ("DELETE", "/v1/session")})
+PASSWORD_ROUTES = SESSION_ROUTES | {("POST", "/v1/session/password")}
+"""What a session whose user must change the password may call."""
+ENROLMENT_ROUTES = PASSWORD_ROUTES | {("POST", "/v1/session/totp"), ("POST", "/v1/session/totp/confirmation")}
+"""What a session whose user must enrol a second factor may call."""
 
 
 class FailureLimiter:
@@ -123,7 +152,7 @@ def _bearer(request: web.Request) -> str | None:
 
 
 async def authenticate(request: web.Request) -> Principal:
-    """Verify the request's bearer token; store and return its principal."""
+    """Verify the request's bearer token or session cookie; store and return its principal."""
     limiter = request.app[AUTH_LIMITER]
     client = client_address(request)
     wait = limiter.retry_after(client)
@@ -133,8 +162,14 @@ async def authenticate(request: web.Request) -> Principal:
         )
     token = _bearer(request)
     if token is None:
-        raise unauthenticated("send an API token as 'Authorization: Bearer ttl_…'", error=None)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            return await _authenticate_session(request, cookie, client)
+        raise unauthenticated("send an API token as 'Authorization: Bearer ttl_…', or sign in at /sign-in",
+                              error=None)
     found = await request.app[TOKENS].authenticate(token) if token else None
+    if found is not None and found.user_id is not None:
+        found = await _personal_token(request, found)
     if found is None:
         limiter.fail(client)
         structlog.get_logger(__name__).info("authentication_failed", client=client)
@@ -142,6 +177,106 @@ async def authenticate(request: web.Request) -> Principal:
     request[PRINCIPAL_KEY] = found
     structlog.contextvars.bind_contextvars(token_id=str(found.token_id), role=found.role.value)
     return found
+
+
+async def _personal_token(request: web.Request, found: Principal) -> Principal | None:
+    """A personal token speaks for its user while the user is active: checked on every request,
+    so disabling the user (from any process) stops the token at once, cache or not."""
+    users = request.app.get(USERS)
+    if users is None:
+        return found
+    owner = await users.token_owner(found.token_id)
+    if owner is None:
+        request.app[TOKENS].forget(found.token_id)
+        return None
+    return Principal(found.token_id, owner.role, owner.institution_id, owner.name, user_id=owner.id, via="token")
+
+
+async def _authenticate_session(request: web.Request, cookie: str, client: str) -> Principal:
+    state, session = await request.app[SESSIONS].lookup(cookie)
+    if session is None:
+        if state == "unknown":
+            request.app[AUTH_LIMITER].fail(client)
+            structlog.get_logger(__name__).info("authentication_failed", client=client, via="session")
+        raise unauthenticated(
+            "会话已结束或已过期，请重新登录 / the session has ended or expired; sign in again at /sign-in"
+            if state != "unknown" else "unknown session; sign in at /sign-in", error=None)
+    user = session.user
+    found = Principal(session.id, user.role, user.institution_id, user.name, user_id=user.id, via="session")
+    request[PRINCIPAL_KEY] = found
+    request[SESSION_KEY] = session
+    structlog.contextvars.bind_contextvars(user_id=str(user.id), role=user.role.value, via="session")
+    if request.method in UNSAFE_METHODS:
+        check_csrf(request, session)
+    route = (request.method, _route_path(request))
+    if user.must_change_password and route not in PASSWORD_ROUTES:
+        raise forbidden("password-change-required",
+                        "请先修改密码 / change your password first (POST /v1/session/password)")
+    if user.must_enrol_totp and route not in ENROLMENT_ROUTES:
+        raise forbidden("totp-enrolment-required",
+                        "请先设置双重验证 / set up the second factor first (POST /v1/session/totp)")
+    return found
+
+
+def _route_path(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else request.path
+
+
+def host_of(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return parts.netloc.lower() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def request_host(request: web.Request) -> str:
+    """The host the client addressed: ``Host``, or ``X-Forwarded-Host`` behind trusted proxies."""
+    if request.app.get(FORWARDED_HOPS, 0):
+        forwarded = request.headers.get("X-Forwarded-Host")
+        if forwarded:
+            return forwarded.split(",")[-1].strip().lower()
+    return (request.host or "").lower()
+
+
+def check_csrf(request: web.Request, session: Session) -> None:
+    """403 ``csrf-check-failed`` unless the request carries the session's token and comes from this site."""
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), session.csrf_token.encode()):
+        raise forbidden("csrf-check-failed",
+                        f"a write with a session cookie carries the session's {CSRF_HEADER} header "
+                        "(GET /v1/session gives it)")
+    origin = request.headers.get("Origin")
+    source = origin if origin is not None else request.headers.get("Referer")
+    if source is not None and host_of(source) != request_host(request):
+        raise forbidden("csrf-check-failed", "this write comes from another site (Origin or Referer)")
+
+
+def is_secure(request: web.Request) -> bool:
+    """Whether the client reached us over TLS: directly, or as a trusted proxy says (X-Forwarded-Proto)."""
+    if request.secure:
+        return True
+    if request.app.get(FORWARDED_HOPS, 0):
+        proto = request.headers.get("X-Forwarded-Proto", "")
+        return proto.split(",")[-1].strip().lower() == "https"
+    return False
+
+
+def set_session_cookie(response: web.StreamResponse, request: web.Request, value: str) -> None:
+    response.set_cookie(SESSION_COOKIE, value, path="/", httponly=True, samesite="Lax",
+                        secure=is_secure(request))
+
+
+def clear_session_cookie(response: web.StreamResponse, request: web.Request) -> None:
+    response.del_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax", secure=is_secure(request))
+
+
+def session_of(request: web.Request) -> Session | None:
+    found = request.get(SESSION_KEY)
+    return found if isinstance(found, Session) else None
 
 
 def authorize(who: Principal, roles: Collection[Role]) -> None:

@@ -8,10 +8,12 @@ fetched from a CDN: the server may have no internet (docs/decisions/0010).
 To upgrade ECharts, replace those files from a newer ``npm pack echarts`` and
 run the browser tests (tests/integration/test_dashboard_browser.py).
 
-The page asks for an API token, keeps it in ``sessionStorage`` and sends it
-as ``Authorization: Bearer``; the server hands out nothing but files here, so
-these routes are public and every figure keeps the API's role and tenancy
-checks.
+People sign in at ``/sign-in`` (``sign-in.html``: username and password, the
+forced first password change, the TOTP second factor and its enrolment); the
+dashboard then calls the API with the session cookie (``credentials:
+'same-origin'``) and sends ``X-CSRF-Token`` on writes, and sends anyone without
+a session to ``/sign-in``. The server hands out nothing but files here, so these
+routes are public and every figure keeps the API's role and tenancy checks.
 
 A stopped projection is shown on every view: the page reads the public
 ``/readyz`` with each load and shows a banner (``#projection-banner``, Chinese
@@ -37,7 +39,9 @@ from api.problems import HTTPProblem
 
 DASHBOARD_DIR = Path(__file__).parent / "static" / "dashboard"
 INDEX = DASHBOARD_DIR / "index.html"
+SIGN_IN = DASHBOARD_DIR / "sign-in.html"
 PATH = "/dashboard"
+SIGN_IN_PATH = "/sign-in"
 STATIC_PREFIX = "/dashboard/static/"
 
 DASHBOARD_CSP = (
@@ -64,6 +68,11 @@ def _headers(content_type: str, cache: str) -> dict[str, str]:
 async def page(request: web.Request) -> web.StreamResponse:
     # The page itself is never cached: it names the assets, and a new version must show at once.
     return web.FileResponse(INDEX, headers=_headers(CONTENT_TYPES[".html"], "no-store"))
+
+
+async def sign_in_page(request: web.Request) -> web.StreamResponse:
+    """The sign-in page (password, first password change, second factor); same CSP as the dashboard."""
+    return web.FileResponse(SIGN_IN, headers=_headers(CONTENT_TYPES[".html"], "no-store"))
 
 
 def _assets() -> dict[str, Path]:
@@ -94,5 +103,6 @@ async def trailing_slash(request: web.Request) -> web.StreamResponse:
 
 def install(app: web.Application) -> None:
     app.router.add_get(PATH, page, name="dashboard")
+    app.router.add_get(SIGN_IN_PATH, sign_in_page, name="sign_in_page")
     app.router.add_get(PATH + "/", trailing_slash, name="dashboard_slash")
     app.router.add_get(STATIC_PREFIX + "{path:.+}", asset, name="dashboard_asset")

@@ -299,6 +299,11 @@ RISK_PARTY = Composed(r"licensee")
 FIELD_RULES: dict[str, dict[str, Rule]] = {
     # ---- api/app.py -----------------------------------------------------------------------------
     "api.app.WhoAmI": {"role": PUBLIC, "name": PUBLIC},  # the caller's own token
+    # ---- api/routes/accounts.py: the caller's own session and account -----------------------------
+    "api.routes.accounts.SessionView": {"via": PUBLIC, "role": PUBLIC, "name": PUBLIC, "csrf_token": PUBLIC,
+                                        "next_step": PUBLIC},
+    "api.routes.accounts.UserView": {"username": PUBLIC, "display_name": PUBLIC, "role": PUBLIC,
+                                     "scope_kind": PUBLIC},
     # ---- institutions ---------------------------------------------------------------------------
     "api.routes.institutions.InstitutionView": {"name": PUBLIC, "region": PUBLIC, "city": PUBLIC},
     # ---- achievements ---------------------------------------------------------------------------
@@ -341,6 +346,12 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
         "registration_number": OFFICIAL_NUMBER,
     },
     "api.routes.lists.ContractPage": {"next_cursor": PUBLIC},
+    # ---- record history (api/routes/history.py): built without the person for a regulator ---------
+    "api.routes.history.RecordedBy": {"kind": PUBLIC, "role": PUBLIC, "institution_name": PUBLIC, "via": PUBLIC,
+                                      "name": DROPPED, "label": PUBLIC, "request_id": DROPPED,
+                                      "import_job": DROPPED},
+    "api.routes.history.HistoryEntry": {"event": PUBLIC},
+    "api.routes.history.RecordHistory": {"kind": PUBLIC},
     # ---- record lists (api/routes/record_lists.py): cursors hold no typed text (md5 keys) -------
     "api.routes.record_lists.DueItemRow": {"contract_title": PUBLIC, "item_id": DUE_ITEM_ID,
                                            "label": DUE_ITEM_LABEL, "currency": PUBLIC},

@@ -59,6 +59,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from api.auth import authenticate, authorize
+from api.middleware import request_id_of
 from api.problems import (
     PROBLEM_CONTENT_TYPE,
     PROBLEM_DESCRIPTIONS,
@@ -73,6 +74,7 @@ from api.redaction import RegulatorView, regulator_view
 from api.response_cache import RESPONSE_CACHE, cacheable, request_key
 from api.state import LEDGER
 from domain.inputs import DATE_IN_RANGE, check_date_range
+from ledger.actor import actor_of_principal, current_actor
 from ledger.bootstrap import Ledger
 from ledger.store import ConcurrencyConflict
 from ledger.tokens import Principal, Role
@@ -321,6 +323,8 @@ class RouteRegistry:
             if spec.roles is not None:
                 who = await authenticate(request)
                 authorize(who, spec.roles)
+                # Every event this request's command records names who sent it (ledger/actor.py).
+                current_actor.set(actor_of_principal(who, request_id_of(request)))
             regulator = await regulator_view(request, who)
             errors: list[dict[str, Any]] = []
             path: Any = dict(request.match_info)

@@ -100,9 +100,13 @@ class MessageBus:
         *,
         idempotency_key: str | None = None,
         retry_on_conflict: bool = True,
+        key_known_new: bool = False,
     ) -> Outcome:
+        """``key_known_new``: the caller saw no record of ``idempotency_key`` just before (a bulk
+        import reads its file's keys at once), so the first lookup is skipped; a duplicate that
+        committed meanwhile is still found after the handler or at the commit, as for any race."""
         digest = request_hash(command) if idempotency_key else b""
-        if idempotency_key:
+        if idempotency_key and not key_known_new:
             earlier = await self._earlier_outcome(idempotency_key, digest)
             if earlier is not None:
                 return earlier

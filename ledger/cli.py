@@ -266,6 +266,101 @@ async def _token(args: argparse.Namespace, settings: Settings) -> int:
     raise AssertionError(args.token_command)  # pragma: no cover
 
 
+async def _user(args: argparse.Namespace, settings: Settings) -> int:
+    from ledger.bootstrap import open_ledger
+    from ledger.passwords import PasswordRejected
+    from ledger.tokens import Role
+    from ledger.users import UserError, UserService
+
+    ledger = await open_ledger(settings)
+    command = args.user_command
+    try:
+        users = UserService(ledger.store.pool)
+        try:
+            if command == "create":
+                password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+                user, made = await users.create(args.username, args.role, institution_id=args.institution,
+                                                 display_name=args.name, password=password)
+                if made is not None:
+                    print(made)  # alone on stdout, for scripts
+                scope = f", institution {user.institution_id}" if user.institution_id else ""
+                print(f"ttledger: created user {user.username} ({user.id}, role {user.role.value}{scope}). "
+                      + ("The temporary password above is shown this once; " if made else "")
+                      + "the password must be changed at the first sign-in at /sign-in"
+                      + (", and an administrator sets up a second factor (TOTP) then." if user.totp_required
+                         else "."), file=sys.stderr)
+                return 0
+            if command == "list":
+                rows = await users.list_users()
+                print(f"{'id':36}  {'username':20}  {'role':11}  {'institution':36}  {'status':22}  name")
+                for u in rows:
+                    status = ("disabled" if not u.active else
+                              f"locked to {u.locked_until:%H:%M}" if u.locked_until else "active")
+                    status += " totp" if u.totp_enabled else ""
+                    status += " must-change" if u.must_change_password else ""
+                    print(f"{u.id!s:36}  {u.username:20}  {u.role.value:11}  {u.institution_id or '-'!s:36}  "
+                          f"{status:22}  {u.display_name}")
+                return 0
+            target = await users.find(args.username) if command in ("disable", "enable", "reset") else None
+            if command in ("disable", "enable", "reset") and target is None:
+                print(f"ttledger user {command}: error: no user {args.username!r}", file=sys.stderr)
+                return 1
+            assert target is not None or command == "require-totp"
+            if command == "disable":
+                _, revoked = await users.disable(target.id)  # type: ignore[union-attr]
+                print(f"ttledger: user {args.username} disabled; sessions ended, {len(revoked)} personal "
+                      "token(s) revoked")
+                return 0
+            if command == "enable":
+                await users.enable(target.id)  # type: ignore[union-attr]
+                print(f"ttledger: user {args.username} enabled")
+                return 0
+            if command == "reset":
+                password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+                made = await users.reset_password(target.id, password=password)  # type: ignore[union-attr]
+                if made is not None:
+                    print(made)
+                print(f"ttledger: password of {args.username} reset; it must be changed at the next sign-in",
+                      file=sys.stderr)
+                return 0
+            if command == "require-totp":
+                role = Role(args.role)
+                await users.set_totp_requirement(role, not args.off)
+                required = sorted(r.value for r in await users.totp_required_roles())
+                print(f"ttledger: second factor required for: {', '.join(required)} (admin always)")
+                return 0
+        except (UserError, PasswordRejected) as exc:
+            print(f"ttledger user {command}: error: {exc}", file=sys.stderr)
+            return 2
+    finally:
+        await ledger.close()
+    raise AssertionError(command)  # pragma: no cover
+
+
+async def _security_events(args: argparse.Namespace, settings: Settings) -> int:
+    from ledger.bootstrap import open_ledger
+    from ledger.security_events import list_events
+    from ledger.users import UserService
+
+    ledger = await open_ledger(settings)
+    try:
+        user_id = None
+        if args.user:
+            found = await UserService(ledger.store.pool).find(args.user)
+            if found is None:
+                print(f"ttledger security-events: error: no user {args.user!r}", file=sys.stderr)
+                return 1
+            user_id = found.id
+        rows = await list_events(ledger.store.pool, user_id=user_id, kind=args.kind, limit=args.limit)
+        for e in rows:
+            detail = " ".join(f"{k}={v}" for k, v in e.detail.items())
+            print(f"{e.id:>8}  {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:24}  user={e.user_id or '-'}  "
+                  f"actor={e.actor_user_id or '-'}  {e.address or '-'}  {detail}")
+        return 0
+    finally:
+        await ledger.close()
+
+
 def _uuid(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
@@ -293,6 +388,39 @@ def _add_token_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     revoke.add_argument("id", type=_uuid)
 
 
+def _add_user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from ledger.security_events import SecurityEventKind
+    from ledger.tokens import Role
+
+    user = sub.add_parser("user", help="create, list, disable, enable and reset users who sign in")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    create = user_sub.add_parser(
+        "create", help="create a user; prints a temporary password once",
+        description="Create a user who signs in at /sign-in. A temporary password is printed once on stdout "
+        "(or read from stdin with --password-stdin); it must be changed at the first sign-in. Administrators "
+        "must then set up a second factor. Roles operator and institution need --institution.")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--institution", type=_uuid, default=None, metavar="ID")
+    create.add_argument("--name", default="", help="display name, shown as who recorded what")
+    create.add_argument("--password-stdin", action="store_true", help="read the temporary password from stdin")
+    user_sub.add_parser("list", help="list users (never their passwords or secrets)")
+    for name, text in (("disable", "disable a user: sessions end, personal tokens are revoked"),
+                       ("enable", "enable a disabled user (and lift a lock)")):
+        cmd = user_sub.add_parser(name, help=text)
+        cmd.add_argument("username")
+    reset = user_sub.add_parser("reset", help="reset a password: prints a temporary one, to change at sign-in")
+    reset.add_argument("username")
+    reset.add_argument("--password-stdin", action="store_true", help="read the temporary password from stdin")
+    totp = user_sub.add_parser("require-totp", help="require a second factor (TOTP) for every user of a role")
+    totp.add_argument("--role", required=True, choices=[r.value for r in Role])
+    totp.add_argument("--off", action="store_true", help="no longer require it (administrators always must)")
+    events = sub.add_parser("security-events", help="list the security audit trail, newest first")
+    events.add_argument("--user", default=None, metavar="USERNAME")
+    events.add_argument("--kind", default=None, choices=[k.value for k in SecurityEventKind])
+    events.add_argument("--limit", type=int, default=100)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ttledger", description=__doc__)
     parser.add_argument("--log-format", choices=["auto", "json", "console"], default=None)
@@ -313,6 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="worker processes replaying the log side by side (default: half the "
                          "CPUs, at most 4; 1 replays in this process)")
     _add_token_commands(sub)
+    _add_user_commands(sub)
+    from ledger.import_cli import add_import_command
+
+    add_import_command(sub)
     return parser
 
 
@@ -325,6 +457,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if Role(args.role) in SCOPED_ROLES and args.institution is None:
             parser.error(f"token create: --institution ID is required for role {args.role} "
                          "(the institution or exchange the token acts for)")
+    if args.command == "user" and args.user_command == "create":
+        from ledger.tokens import SCOPED_ROLES, Role
+
+        if Role(args.role) in SCOPED_ROLES and args.institution is None:
+            parser.error(f"user create: --institution ID is required for role {args.role}")
     settings = Settings()
     configure_logging(args.log_format or settings.log_format, settings.log_level)
     try:
@@ -342,6 +479,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_rebuild(args, settings))
         if args.command == "token":
             return asyncio.run(_token(args, settings))
+        if args.command == "user":
+            return asyncio.run(_user(args, settings))
+        if args.command == "security-events":
+            return asyncio.run(_security_events(args, settings))
+        if args.command == "import":
+            from ledger.import_cli import run_import
+
+            return run_import(args, settings)  # runs its own event loop
     except KeyboardInterrupt:
         return 130
     raise AssertionError(args.command)  # pragma: no cover

@@ -24,6 +24,7 @@ import structlog
 from pydantic import BaseModel
 
 from domain.equity import uscc_check_char
+from ledger.actor import Actor, current_actor
 from ledger.bus import MessageBus
 from ledger.commands import achievement as ach
 from ledger.commands import contract as con
@@ -114,16 +115,20 @@ TOTAL_COMMANDS_ESTIMATE = 180
 
 
 async def load_demo(bus: MessageBus, progress: Callable[[int, int], None] | None = None) -> DemoLoader:
-    """Load the demo dataset; a second call writes nothing."""
+    """Load the demo dataset; a second call writes nothing. Its events name the system actor ``demo``."""
     d = DemoLoader(bus, progress)
-    await _institutions(d)
-    await _policies(d)
-    await _achievements(d)
-    await _assignments(d)
-    await _licences(d)
-    await _ufpl(d)
-    await _equity(d)
-    await _services(d)
+    token = current_actor.set(Actor.system("demo"))
+    try:
+        await _institutions(d)
+        await _policies(d)
+        await _achievements(d)
+        await _assignments(d)
+        await _licences(d)
+        await _ufpl(d)
+        await _equity(d)
+        await _services(d)
+    finally:
+        current_actor.reset(token)
     log.info("demo_loaded", commands=d.sent, written=d.written)
     return d
 

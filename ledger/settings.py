@@ -43,3 +43,10 @@ class Settings(BaseSettings):
         description="Key of the pseudonyms a regulator's token sees for typed identifiers "
         "(api/redaction.py); unset means a random key kept in the database.",
     )
+    session_idle_minutes: float = Field(
+        default=30, gt=0, description="A browser session ends after this long without a request.")
+    session_absolute_hours: float = Field(
+        default=12, gt=0, description="A browser session ends this long after sign-in, however active.")
+    lockout_threshold: int = Field(
+        default=5, ge=1, description="Failed sign-ins in a row (wrong password or TOTP code) that lock an account.")
+    lockout_minutes: float = Field(default=15, gt=0, description="How long a locked account stays locked.")

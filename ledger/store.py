@@ -127,6 +127,10 @@ class Commit:
 
     events: Sequence[StoredEvent]
     side_writes: Sequence[SideWrite] = ()
+    metadata: bytes | None = None
+    """Who recorded it (``ledger.actor.Actor.metadata()``): stored with each of its events and hashed."""
+    actor_id: UUID | None = None
+    """The actor's id, stored beside the metadata for filtering."""
     reads: Mapping[UUID, int] = field(default_factory=lambda: _NO_READS)
     """Streams the command read, with the version each had (0: it did not exist).
 
@@ -164,6 +168,8 @@ class LogEntry:
     recorded_at: datetime
     prev_hash: bytes
     hash: bytes
+    metadata: bytes | None = None
+    """Who recorded it (``ledger.actor``); ``None`` for an event from before actors were recorded."""
 
     def stored_event(self) -> StoredEvent:
         return StoredEvent(
@@ -180,12 +186,15 @@ def stream_uuid(event: StoredEvent) -> UUID:
     return oid if isinstance(oid, UUID) else UUID(str(oid))
 
 
-def chain_hash(prev_hash: bytes, position: int, stream_id: UUID, version: int, topic: str, state: bytes) -> bytes:
+def chain_hash(prev_hash: bytes, position: int, stream_id: UUID, version: int, topic: str, state: bytes,
+               metadata: bytes | None = None) -> bytes:
     """The tamper-evidence hash of one event (decision 10).
 
     Covers the event's place (position, stream, version), its content (topic,
-    state) and its predecessor's hash, so altering, deleting or reordering any
-    event breaks the chain from there on.
+    state), who recorded it (``metadata``, when there is any) and its
+    predecessor's hash, so altering, deleting or reordering any event, or
+    changing or removing its actor, breaks the chain from there on. An event
+    without metadata (recorded before actors were) hashes as it always did.
     """
     digest = hashlib.sha256()
     digest.update(prev_hash)
@@ -195,14 +204,19 @@ def chain_hash(prev_hash: bytes, position: int, stream_id: UUID, version: int, t
     digest.update(topic.encode("utf-8"))
     digest.update(b"\x00")
     digest.update(state)
+    if metadata is not None:
+        # Length-prefixed after a marker no state can make ambiguous: the state is hashed whole before.
+        digest.update(b"\x00metadata\x00")
+        digest.update(len(metadata).to_bytes(8, "big"))
+        digest.update(metadata)
     return digest.digest()
 
 
-_LOG_COLUMNS = "position, stream_id, version, topic, state, recorded_at, prev_hash, hash"
+_LOG_COLUMNS = "position, stream_id, version, topic, state, recorded_at, prev_hash, hash, metadata"
 _INSERT_EVENTS = (
-    "INSERT INTO events (position, stream_id, version, topic, state, prev_hash, hash) "
+    "INSERT INTO events (position, stream_id, version, topic, state, prev_hash, hash, metadata, actor_id) "
     "SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[], $5::bytea[], "
-    "$6::bytea[], $7::bytea[])"
+    "$6::bytea[], $7::bytea[], $8::bytea[], $9::uuid[])"
 )
 
 
@@ -218,19 +232,21 @@ class _Chain:
 
     position: int
     hash: bytes
-    rows: list[tuple[int, UUID, int, str, bytes, bytes, bytes]] = field(default_factory=list)
+    rows: list[tuple[int, UUID, int, str, bytes, bytes, bytes, bytes | None, UUID | None]] = field(
+        default_factory=list)
 
-    def extend(self, events: Sequence[StoredEvent]) -> tuple[int, ...]:
+    def extend(self, commit: Commit) -> tuple[int, ...]:
         positions = []
-        for event in events:
+        metadata, actor_id = commit.metadata, commit.actor_id
+        for event in commit.events:
             self.position += 1
             stream_id = stream_uuid(event)
             new_hash = chain_hash(
-                self.hash, self.position, stream_id, event.originator_version, event.topic, event.state
+                self.hash, self.position, stream_id, event.originator_version, event.topic, event.state, metadata
             )
             self.rows.append(
                 (self.position, stream_id, event.originator_version, event.topic,
-                 event.state, self.hash, new_hash)
+                 event.state, self.hash, new_hash, metadata, actor_id)
             )
             self.hash = new_hash
             positions.append(self.position)
@@ -358,7 +374,7 @@ class EventStore:
         if any(c.reads for c in commits):
             await _check_reads(conn, commits)
         start = len(chain.rows)
-        per_command = [chain.extend(c.events) for c in commits]
+        per_command = [chain.extend(c) for c in commits]
         try:
             if len(chain.rows) > start:
                 await conn.execute(_INSERT_EVENTS, *_columns(chain.rows[start:]))
@@ -570,7 +586,8 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
-def _columns(rows: list[tuple[int, UUID, int, str, bytes, bytes, bytes]]) -> list[list[object]]:
+def _columns(rows: list[tuple[int, UUID, int, str, bytes, bytes, bytes, bytes | None, UUID | None]]) -> list[
+        list[object]]:
     return [list(col) for col in zip(*rows, strict=True)]
 
 
@@ -584,6 +601,7 @@ def _entry(row: asyncpg.Record) -> LogEntry:
         recorded_at=row["recorded_at"],
         prev_hash=bytes(row["prev_hash"]),
         hash=bytes(row["hash"]),
+        metadata=None if row["metadata"] is None else bytes(row["metadata"]),
     )
 
 

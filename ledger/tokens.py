@@ -77,9 +77,15 @@ class Principal:
     """Who made a request: the verified token's identity, never the token itself."""
 
     token_id: uuid.UUID
+    """The API token, or for a browser session the session's id."""
     role: Role
     institution_id: uuid.UUID | None = None
     name: str = ""
+    """The token's name, or the signed-in user's display name."""
+    user_id: uuid.UUID | None = None
+    """The person (``users``): set for a session and for a user's personal token."""
+    via: str = "token"
+    """How the request authenticated: ``token`` (``Authorization: Bearer``) or ``session`` (cookie)."""
 
 
 @dataclass(frozen=True)
@@ -93,13 +99,15 @@ class ApiToken:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    user_id: uuid.UUID | None = None
+    """The user a personal token belongs to (``None``: a machine token made by an administrator)."""
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
 
     def principal(self) -> Principal:
-        return Principal(self.id, self.role, self.institution_id, self.name)
+        return Principal(self.id, self.role, self.institution_id, self.name, user_id=self.user_id)
 
 
 _ARGON2_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
@@ -138,10 +146,11 @@ def _row_token(row: asyncpg.Record) -> ApiToken:
         prefix=row["prefix"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+        user_id=row["user_id"],
     )
 
 
-_COLUMNS = "id, name, role, institution_id, prefix, created_at, revoked_at"
+_COLUMNS = "id, name, role, institution_id, prefix, created_at, revoked_at, user_id"
 
 
 class TokenService:
@@ -168,9 +177,14 @@ class TokenService:
     # ---- administration -------------------------------------------------
 
     async def create(
-        self, role: Role | str, *, institution_id: uuid.UUID | None = None, name: str = ""
+        self, role: Role | str, *, institution_id: uuid.UUID | None = None, name: str = "",
+        user_id: uuid.UUID | None = None,
     ) -> tuple[ApiToken, str]:
-        """Store a new token; return it with its plaintext (shown once, never again)."""
+        """Store a new token; return it with its plaintext (shown once, never again).
+
+        ``user_id`` makes a personal token: it speaks for that user, who must be active
+        (``api/auth.py`` checks on every request), and ends when the user is disabled.
+        """
         try:
             role = Role(role)
         except ValueError:
@@ -182,9 +196,9 @@ class TokenService:
         token = new_token()
         hashed = await _off_loop(self._hasher.hash, token)
         row = await self._db.fetchrow(
-            f"INSERT INTO api_tokens (id, name, role, institution_id, hash, prefix) "
-            f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_COLUMNS}",
-            uuid.uuid4(), name, role.value, institution_id, hashed, token_prefix(token),
+            f"INSERT INTO api_tokens (id, name, role, institution_id, hash, prefix, user_id) "
+            f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS}",
+            uuid.uuid4(), name, role.value, institution_id, hashed, token_prefix(token), user_id,
         )
         assert row is not None
         return _row_token(row), token
@@ -243,7 +257,7 @@ class TokenService:
 
     async def _verify_token(self, token: str, digest: bytes, now: float) -> Principal | None:
         rows = await self._db.fetch(
-            "SELECT id, name, role, institution_id, hash FROM api_tokens "
+            "SELECT id, name, role, institution_id, hash, user_id FROM api_tokens "
             "WHERE prefix = $1 AND revoked_at IS NULL",
             token_prefix(token),
         )
@@ -254,7 +268,8 @@ class TokenService:
             await _off_loop(self._verify, await self._dummy(), token)
         for row in rows:
             if await _off_loop(self._verify, row["hash"], token):
-                principal = Principal(row["id"], Role(row["role"]), row["institution_id"], row["name"])
+                principal = Principal(row["id"], Role(row["role"]), row["institution_id"], row["name"],
+                                      user_id=row["user_id"], via="token")
                 await self._maybe_rehash(row["id"], row["hash"], token)
                 break
         if principal is not None and self._cache_ttl > 0:

@@ -27,6 +27,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
+from ledger.actor import current_actor
 from ledger.payload_guard import find_in_value
 from ledger.posting_rules import entries_for
 from ledger.postings import EntryBatch, write_entries
@@ -137,7 +138,8 @@ class UnitOfWork:
 
             side_writes.insert(0, post)
         reads = self.reads if self.conditional else {}
-        return await self.store.append(Commit(stored, side_writes, reads))
+        actor = current_actor.get()
+        return await self.store.append(Commit(stored, side_writes, actor.metadata(), actor.id, reads))
 
 
 def _to_stored(mapper: Mapper[UUID], event: Any) -> StoredEvent:

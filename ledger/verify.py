@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from uuid import UUID
 
 import asyncpg
 
+from ledger.actor import Actor
 from ledger.store import GENESIS_HASH, chain_hash
 
 
@@ -38,11 +40,19 @@ class VerifyReport:
         return not self.problems
 
 
+def _actor_id(metadata: bytes | None) -> UUID | None:
+    try:
+        actor = Actor.from_metadata(metadata)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return None if actor is None else actor.id
+
+
 async def _rows(conn: asyncpg.Connection, page: int) -> AsyncIterator[asyncpg.Record]:
     after = 0
     while True:
         rows = await conn.fetch(
-            "SELECT position, stream_id, version, topic, state, prev_hash, hash FROM events "
+            "SELECT position, stream_id, version, topic, state, prev_hash, hash, metadata, actor_id FROM events "
             "WHERE position > $1 ORDER BY position LIMIT $2",
             after, page,
         )
@@ -70,9 +80,14 @@ async def verify_log(
             problems.append(Problem("missing", expected_position, f"no event at position {gap}"))
         elif stored_prev != previous_hash:
             problems.append(Problem("chain_broken", position, "prev_hash does not match the preceding event's hash"))
-        recomputed = chain_hash(stored_prev, position, row["stream_id"], row["version"], row["topic"], bytes(row["state"]))
+        metadata = None if row["metadata"] is None else bytes(row["metadata"])
+        recomputed = chain_hash(stored_prev, position, row["stream_id"], row["version"], row["topic"],
+                                bytes(row["state"]), metadata)
         if recomputed != bytes(row["hash"]):
             problems.append(Problem("altered", position, "content does not match its hash"))
+        elif row["actor_id"] != _actor_id(metadata):
+            # The id beside the metadata is for filtering: it must say what the hashed bytes say.
+            problems.append(Problem("actor_mismatch", position, "actor_id does not match the hashed actor"))
         previous_hash = bytes(row["hash"])
         expected_position = position + 1
         checked += 1

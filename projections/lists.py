@@ -246,6 +246,17 @@ def keyed_digest(sql: Sql, who: Viewer, column: str) -> str:
     return f"md5({sql.param(who.salt, 'text')} || {column})"
 
 
+def recorded_by_filter(sql: Sql, where: list[str], who: Viewer, condition: str, actor: UUID | None) -> None:
+    """Rows whose record has an event recorded by ``actor`` (a user's or token's id, ledger/actor.py):
+    ``condition`` ties ``events e`` to the row (``e.stream_id = c.contract_id``). A regulator never
+    sees who recorded, so it cannot filter by it either."""
+    if actor is None:
+        return
+    if who.role == "regulator":
+        raise ListQueryError("recorded_by", "a regulator's token does not filter by who recorded")
+    where.append(f"EXISTS (SELECT 1 FROM events e WHERE e.actor_id = {sql.param(actor, 'uuid')} AND {condition})")
+
+
 def _me(sql: Sql, who: Viewer) -> str | None:
     return None if who.institution_id is None else sql.param(who.institution_id, "uuid")
 
@@ -316,7 +327,7 @@ async def list_achievements(
     ip_type: str | None = None, technology_field: str | None = None, service: bool | None = None,
     in_register: bool | None = None, listed_on: UUID | None = None,
     granted_from: date | None = None, granted_to: date | None = None,
-    registered_from: date | None = None, registered_to: date | None = None,
+    registered_from: date | None = None, registered_to: date | None = None, recorded_by: UUID | None = None,
 ) -> dict[str, Any]:
     """Achievements: an institution sees those it owns or owned, an exchange those ever listed on it."""
     sql = Sql()
@@ -336,9 +347,10 @@ async def list_achievements(
         where.append(f"a.exchange_ids @> ARRAY[{sql.param(listed_on, 'uuid')}]")
     value_range(sql, where, "a.granted_on", "date", ("granted_from", "granted_to"), granted_from, granted_to)
     value_range(sql, where, "a.registered_on", "date", ("registered_from", "registered_to"),
-           registered_from, registered_to)
+                registered_from, registered_to)
+    recorded_by_filter(sql, where, who, "e.stream_id = a.achievement_id", recorded_by)
     return await read_page(db, sql, ACHIEVEMENT_COLUMNS, "ct_achievements a", where, ACHIEVEMENT_SORTS, page,
-                       "a.achievement_id", ("contracts",))
+                           "a.achievement_id", ("contracts",))
 
 
 # ---- contracts -------------------------------------------------------------------------------
@@ -359,6 +371,7 @@ async def list_contracts(
     registration_number: str | None = None, signed_from: date | None = None, signed_to: date | None = None,
     registered_from: date | None = None, registered_to: date | None = None,
     amount_min: int | None = None, amount_max: int | None = None, overdue_as_of: date | None = None,
+    recorded_by: UUID | None = None,
 ) -> dict[str, Any]:
     """Contracts: a regulator sees the registered ones, a party its own, an exchange those covering
     an achievement ever listed on it. ``q`` searches the title and the parties' names."""
@@ -386,11 +399,12 @@ async def list_contracts(
     equal(sql, where, "c.registration_number", "text", registration_number)
     value_range(sql, where, "c.signed_on", "date", ("signed_from", "signed_to"), signed_from, signed_to)
     value_range(sql, where, "c.registered_on", "date", ("registered_from", "registered_to"),
-           registered_from, registered_to)
+                registered_from, registered_to)
     value_range(sql, where, "c.contract_value_fen", "bigint", ("amount_min", "amount_max"), amount_min, amount_max)
     if overdue_as_of is not None:
         # As the receivables statistics count it: an item due before the date with money outstanding.
         where.append("EXISTS (SELECT 1 FROM rcv_items r WHERE r.contract_id = c.contract_id "
                      f"AND r.due_on < {sql.param(overdue_as_of, 'date')} AND r.outstanding_fen > 0)")
+    recorded_by_filter(sql, where, who, "e.stream_id = c.contract_id", recorded_by)
     return await read_page(db, sql, CONTRACT_COLUMNS, source, where, CONTRACT_SORTS, page,
-                       "c.contract_id", ("contracts", "receivables"))
+                           "c.contract_id", ("contracts", "receivables"))

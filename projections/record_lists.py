@@ -33,6 +33,7 @@ from projections.lists import (
     institution_scope,
     keyed_digest,
     read_page,
+    recorded_by_filter,
     text_search,
     value_range,
 )
@@ -114,6 +115,7 @@ async def list_receipts(
     db: Db, who: Viewer, page: Page, *, contract: UUID | None = None, party: UUID | None = None,
     source: str | None = None, received_from: date | None = None, received_to: date | None = None,
     amount_min: int | None = None, amount_max: int | None = None, q: str | None = None,
+    recorded_by: UUID | None = None,
 ) -> dict[str, Any]:
     """Money received on the contracts ``who`` sees: payments, applied credits, insurance."""
     sql = Sql()
@@ -127,6 +129,7 @@ async def list_receipts(
     value_range(sql, where, "r.received_on", "date", ("received_from", "received_to"), received_from, received_to)
     value_range(sql, where, "r.amount_fen", "bigint", ("amount_min", "amount_max"), amount_min, amount_max)
     text_search(sql, where, "c.search_text", q)
+    recorded_by_filter(sql, where, who, "e.position = r.position", recorded_by)
     return await read_page(db, sql, RECEIPT_COLUMNS,
                            "ct_receipts r JOIN ct_contracts c ON c.contract_id = r.contract_id",
                            where, RECEIPT_SORTS, page, (("r.position", "bigint"),), ("contracts",))
@@ -281,7 +284,7 @@ DISTRIBUTION_COLUMNS = (
 async def list_distributions(
     db: Db, who: Viewer, page: Page, *, institution: UUID | None = None, contract: UUID | None = None,
     below_floor: bool | None = None, received_from: date | None = None, received_to: date | None = None,
-    deadline_from: date | None = None, deadline_to: date | None = None,
+    deadline_from: date | None = None, deadline_to: date | None = None, recorded_by: UUID | None = None,
 ) -> dict[str, Any]:
     """Distributions of income receipts (one per receipt), with what the inventors were paid."""
     sql = Sql()
@@ -292,6 +295,7 @@ async def list_distributions(
     _flag(where, below_floor, "coalesce(d.below_floor, false)")
     value_range(sql, where, "d.received_on", "date", ("received_from", "received_to"), received_from, received_to)
     value_range(sql, where, "d.deadline_on", "date", ("deadline_from", "deadline_to"), deadline_from, deadline_to)
+    recorded_by_filter(sql, where, who, "e.stream_id = d.distribution_id", recorded_by)
     return await read_page(db, sql, DISTRIBUTION_COLUMNS, "dist_receipts d", where, DISTRIBUTION_SORTS, page,
                            "d.distribution_id", ("distribution",))
 

@@ -342,7 +342,7 @@ class ProjectionRunner:
     async def _read(self, after: int, limit: int) -> list[LogEntry]:
         """``EventStore.read`` without the per-column copies (asyncpg already gives bytes)."""
         rows = await self.store.pool.fetch(
-            "SELECT position, stream_id, version, topic, state, recorded_at, prev_hash, hash "
+            "SELECT position, stream_id, version, topic, state, recorded_at, prev_hash, hash, metadata "
             "FROM events WHERE position > $1 ORDER BY position LIMIT $2",
             after, limit,
         )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from api.routes import (
+    accounts,
     achievements,
     contracts,
     distribution,
     equity,
     events,
+    history,
     institutions,
     ledger_queries,
     lists,
@@ -31,6 +33,8 @@ ALL: list[RouteRegistry] = [
     events.routes,
     lists.routes,
     record_lists.routes,
+    history.routes,
+    accounts.routes,
 ]
 
 __all__ = ["ALL"]

@@ -75,6 +75,10 @@ class FeedEvent(BaseModel):
     state_base64: str = Field(description="The exact stored bytes of the state, which the hash covers.")
     prev_hash: str = Field(description="Hash of the previous event (hex); 64 zeros before the first.")
     hash: str = Field(description="This event's hash (hex): see docs/api.md for the formula.")
+    recorded_by: dict[str, Any] | None = Field(
+        description="Who recorded it (`actor`: kind user, token or system, id, role, institution_id, ...; "
+        "`request_id`; `import`), decoded from `metadata_base64`; `null` for events from before actors.")
+    metadata_base64: str | None = Field(description="The exact stored bytes of the actor, which the hash covers.")
 
 
 class FeedPage(BaseModel):
@@ -102,6 +106,8 @@ def feed_event(entry: LogEntry) -> dict[str, Any]:
         "state_base64": base64.b64encode(entry.state).decode("ascii"),
         "prev_hash": entry.prev_hash.hex(),
         "hash": entry.hash.hex(),
+        "recorded_by": None if entry.metadata is None else _state(entry.metadata),
+        "metadata_base64": None if entry.metadata is None else base64.b64encode(entry.metadata).decode("ascii"),
     }
 
 

@@ -92,6 +92,8 @@ class AchievementListQuery(BaseModel):
     granted_to: date | None = None
     registered_from: date | None = None
     registered_to: date | None = None
+    recorded_by: UUID | None = Field(default=None, description="Only records with an event recorded by this "
+                                     "user or token (录入人; not for a regulator's token).")
     sort: Literal["-registered_on", "registered_on", "title", "-title", "granted_on", "-granted_on"] = (
         "-registered_on")
     cursor: QueryText | None = CURSOR
@@ -141,6 +143,8 @@ class ContractListQuery(BaseModel):
     amount_max: int | None = Field(default=None, ge=0, le=MAX_FEN, description="Greatest contract value (合同成交额), fen.")
     overdue_as_of: date | None = Field(default=None, description="Only contracts with a due item due before "
                                        "this date and still outstanding.")
+    recorded_by: UUID | None = Field(default=None, description="Only records with an event recorded by this "
+                                     "user or token (录入人; not for a regulator's token).")
     sort: Literal["-drafted_on", "drafted_on", "-signed_on", "signed_on", "-registered_on", "registered_on",
                   "contract_value_fen", "-contract_value_fen", "title", "-title"] = "-drafted_on"
     cursor: QueryText | None = CURSOR

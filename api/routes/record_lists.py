@@ -97,6 +97,8 @@ class ReceiptListQuery(BaseModel):
     amount_min: int | None = AMOUNT_MIN
     amount_max: int | None = AMOUNT_MAX
     q: QueryText | None = Field(default=None, description="A substring of the contract's title or parties' names.")
+    recorded_by: UUID | None = Field(default=None, description="Only records with an event recorded by this "
+                                     "user or token (录入人; not for a regulator's token).")
     sort: Literal["-received_on", "received_on", "amount_fen", "-amount_fen"] = "-received_on"
     cursor: QueryText | None = CURSOR
     limit: int = LIMIT
@@ -298,6 +300,8 @@ class DistributionListQuery(BaseModel):
     received_to: date | None = None
     deadline_from: date | None = None
     deadline_to: date | None = None
+    recorded_by: UUID | None = Field(default=None, description="Only records with an event recorded by this "
+                                     "user or token (录入人; not for a regulator's token).")
     sort: Literal["-received_on", "received_on", "deadline_on", "-deadline_on", "net_fen", "-net_fen"] = (
         "-received_on")
     cursor: QueryText | None = CURSOR

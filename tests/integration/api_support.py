@@ -240,4 +240,11 @@ async def build_world(api: Api, ledger: Ledger) -> World:
     made = await api.ok("/v1/self-implementations", {"achievement_id": w["A5"], "institution_id": w["U"],
                                                       "started_on": "2023-01-01"}, who="owner", status=201)
     ids["S"] = uuid.UUID(made["id"])
+    # V: a person who signs in, for the user administration routes (tests/integration/test_sign_in.py).
+    made = await api.ok("/v1/users", {"username": f"world-v-{uuid.uuid4().hex[:6]}", "display_name": "V",
+                                      "role": "regulator"}, status=201)
+    ids["V"] = uuid.UUID(made["user"]["id"])
+    # T: a machine token nobody authenticates with, for the token revocation route.
+    made_token, _ = await TokenService(ledger.store.pool).create(Role.REGULATOR, name="world T")
+    ids["T"] = made_token.id
     return w

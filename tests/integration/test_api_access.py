@@ -28,11 +28,15 @@ until its row is added), and every path of it is requested by every principal.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
 from api.routing import ROUTES
+from ledger.bootstrap import Ledger
+from ledger.tokens import Role
 from tests.integration.api_support import (
+    PRINCIPALS,
     WAN,
     Api,
     World,
@@ -102,6 +106,7 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/contracts/{contract_id}/licensee-revenue"): BUYER_CHANGE,
     ("GET", "/v1/contracts/{contract_id}"): CONTRACT_READ,
     ("GET", "/v1/contracts/{contract_id}/journal"): CONTRACT_READ,
+    ("GET", "/v1/records/{record_id}/history"): CONTRACT_READ,  # the record C: whoever sees it
     # equity and self-implementation
     ("POST", "/v1/equity-holdings"): CREATE_FOR_U,
     **{("POST", f"/v1/equity-holdings/{{holding_id}}/{p}"): OWNER_CHANGE for p in (
@@ -139,6 +144,12 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/queues"): row(buyer=OK, stranger=OK, exchange=OK, other_exchange=OK),  # own items only
     ("GET", "/v1/events"): ADMIN_ONLY,
     ("GET", "/v1/events/stream"): ADMIN_ONLY,
+    # people (api/routes/accounts.py; the self-service routes are public and authenticate in the handler)
+    ("GET", "/v1/session"): EVERYONE,
+    ("GET", "/v1/users"): ADMIN_ONLY,
+    ("POST", "/v1/users"): ADMIN_ONLY,
+    **{("POST", f"/v1/users/{{user_id}}/{p}"): ADMIN_ONLY for p in ("disable", "enable", "password-reset")},
+    ("GET", "/v1/security-events"): ADMIN_ONLY,
 }
 
 
@@ -229,11 +240,17 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
             "key": "none", "against_distribution_id": w["D"], "amount_fen": 1, "offset_on": "2024-06-30",
             "offset_id": "O"},
     }
+    out |= {
+        "/v1/users": {"username": "access-matrix", "role": "regulator"},
+        "/v1/users/{user_id}/disable": {}, "/v1/users/{user_id}/enable": {},
+        "/v1/users/{user_id}/password-reset": {},
+    }
     return {("POST", path): body for path, body in out.items()}
 
 
 PATH_IDS = {"institution_id": "U", "achievement_id": "A", "contract_id": "C", "holding_id": "H",
-            "distribution_id": "D", "self_implementation_id": "S"}
+            "distribution_id": "D", "self_implementation_id": "S", "record_id": "C",
+            "user_id": "V", "token_id": "T"}
 # Figures read per institution name U in the query, so that their tenancy is what is decided.
 QUERIES = {
     "/v1/statistics/distribution-audit": "?as_of=2026-01-01&institution_id={institution_id}",
@@ -329,3 +346,62 @@ async def test_no_refused_request_writes(api: Api, world: World) -> None:
                 await answer(api, method, path, url_of(path, world), who, body_of[(method, path)])
     await asyncio.sleep(0)
     assert await api.head() == head
+
+
+# ---- the same table with browser sessions -----------------------------------------------------------------
+
+SESSION_PASSWORD = "Matrix-2025-sessions"
+
+
+async def session_headers(api: Api, ledger: Ledger, world: World) -> dict[str, dict[str, str]]:
+    """A signed-in user per principal (the admin with a second factor): its cookie and CSRF header."""
+    import pyotp
+
+    from ledger.users import UserService
+
+    users = UserService(ledger.store.pool)
+    out: dict[str, dict[str, str]] = {}
+    for who, (role, institution) in PRINCIPALS.items():
+        username = f"matrix-{who}-{uuid.uuid4().hex[:6]}"
+        user, _ = await users.create(username, role, institution_id=world.ids[institution] if institution else None,
+                                     display_name=f"session {who}", password=SESSION_PASSWORD,
+                                     must_change_password=False)
+        body: dict[str, Any] = {"username": username, "password": SESSION_PASSWORD}
+        if role is Role.ADMIN:
+            secret, _ = await users.begin_totp(user.id)
+            now = time.time()
+            await users.confirm_totp(user.id, pyotp.TOTP(secret).at(now))
+            body["totp_code"] = pyotp.TOTP(secret).at(now + 30)  # the next step: a code is used once
+        response = await api.client.post("/v1/session", json=body)
+        assert response.status == 201, await response.text()
+        doc = await response.json()
+        out[who] = {"Cookie": f"ttl_session={response.cookies['ttl_session'].value}",
+                    "X-CSRF-Token": doc["csrf_token"]}
+        api.client.session.cookie_jar.clear()
+    return out
+
+
+async def test_role_and_tenancy_matrix_with_sessions(api: Api, ledger: Ledger, world: World) -> None:
+    """Each principal as a signed-in person (cookie and CSRF header) gets the answers its token gets."""
+    headers_of = await session_headers(api, ledger, world)
+    body_of = bodies(world)
+    failures = []
+    for who in (*WHO[1:], WHO[0]):
+        for (method, path), expected in TABLE.items():
+            url = url_of(path, world)
+            api.client.session.cookie_jar.clear()
+            if path == "/v1/events/stream" and who == "admin":
+                response = await api.client.get(url, headers=headers_of[who])
+                status, doc = response.status, {}
+                response.close()
+            else:
+                response = await api.client.request(method, url, json=body_of.get((method, path)),
+                                                    headers=headers_of[who])
+                try:
+                    doc = await response.json(content_type=None)
+                except ValueError:
+                    doc = {}
+                status = response.status
+            if not check(expected[who], status, doc if isinstance(doc, dict) else {}):
+                failures.append((who, method, path, expected[who], status, doc.get("type"), doc.get("detail")))
+    assert failures == []

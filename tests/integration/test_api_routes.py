@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import re
 import uuid
@@ -18,7 +19,7 @@ from typing import Any
 from api.metrics import METRICS
 from api.routing import ROUTES
 from ledger.bootstrap import Ledger
-from ledger.store import GENESIS_HASH, chain_hash
+from ledger.store import GENESIS_HASH
 from ledger.tokens import Role, TokenService
 from tests.integration.api_support import (
     WAN,
@@ -572,16 +573,32 @@ async def test_statistics_and_reports_carry_their_definitions(api: Api, world: W
 
 
 def verify_chain(events: list[dict[str, Any]], prev_hash: str) -> str:
-    """The snippet of docs/api.md: recompute each hash and check the links."""
+    """The snippet of docs/api.md, written out here (not ``chain_hash``): recompute each hash and check the links."""
     for e in events:
         assert e["prev_hash"] == prev_hash
         state = base64.b64decode(e["state_base64"])
-        computed = chain_hash(bytes.fromhex(e["prev_hash"]), e["position"], uuid.UUID(e["stream_id"]),
-                              e["version"], e["topic"], state)
-        assert computed.hex() == e["hash"]
+        h = hashlib.sha256()
+        h.update(bytes.fromhex(e["prev_hash"]))
+        h.update(e["position"].to_bytes(8, "big"))
+        h.update(uuid.UUID(e["stream_id"]).bytes)
+        h.update(e["version"].to_bytes(8, "big"))
+        h.update(e["topic"].encode("utf-8") + b"\x00")
+        h.update(state)
+        if e["metadata_base64"] is not None:
+            metadata = base64.b64decode(e["metadata_base64"])
+            h.update(b"\x00metadata\x00" + len(metadata).to_bytes(8, "big") + metadata)
+            assert json.loads(metadata) == e["recorded_by"]
+        assert h.hexdigest() == e["hash"]
         assert json.loads(state) == e["state"]
         prev_hash = e["hash"]
     return prev_hash
+
+
+async def test_record_history_names_who_recorded(api: Api, world: World) -> None:
+    """tests/integration/test_event_actor.py covers actors in depth."""
+    history = await api.read(f"/v1/records/{world['C']}/history", who="owner")
+    assert history["kind"] == "TechnologyContract" and history["events"][0]["event"] == "Drafted"
+    assert history["events"][0]["recorded_by"]["name"] == "test owner"
 
 
 async def test_event_feed_pages_carry_the_hash_chain(api: Api, world: World) -> None:
@@ -752,6 +769,46 @@ async def test_lists_answer(api: Api, world: World) -> None:
         wait = "" if path == "tokens" else f"&min_position={head}"  # tokens are not a projection
         page = await api.read(f"/v1/{path}?limit=200{wait}", who=who)
         assert page["items"] and page["as_of_position"] >= head, path
+
+
+async def test_people_sign_in_and_administer(api: Api, world: World) -> None:
+    """Every route of api/routes/accounts.py once with success (tests/integration/test_sign_in.py goes deep)."""
+    import pyotp
+
+    created = await api.ok("/v1/users", {"username": f"routes-{uuid.uuid4().hex[:6]}", "display_name": "路由测试",
+                                         "role": "institution", "institution_id": world["U"]}, status=201)
+    user_id, username = created["user"]["id"], created["user"]["username"]
+    assert next(u for u in (await api.read("/v1/users"))["items"] if u["id"] == user_id)["must_change_password"]
+
+    async def call(method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        api.client.session.cookie_jar.clear()
+        response = await api.client.request(method, path, json=body, headers=browser)
+        text = await response.text()
+        assert response.status == status, (path, response.status, text)
+        cookie = response.cookies.get("ttl_session")
+        if cookie is not None and cookie.value:
+            browser["Cookie"] = f"ttl_session={cookie.value}"
+        doc = json.loads(text) if text else None
+        if isinstance(doc, dict) and doc.get("csrf_token"):
+            browser["X-CSRF-Token"] = doc["csrf_token"]
+        return doc
+
+    browser: dict[str, str] = {}
+    await call("POST", "/v1/session", {"username": username, "password": created["temporary_password"]}, 201)
+    assert (await call("GET", "/v1/session"))["next_step"] == "change_password"
+    await call("POST", "/v1/session/password", {"current_password": created["temporary_password"],
+                                                "new_password": "Routes-2025-changed"})
+    enrolment = await call("POST", "/v1/session/totp", None, 201)
+    await call("POST", "/v1/session/totp/confirmation", {"code": pyotp.TOTP(enrolment["secret"]).now()})
+    token = await call("POST", "/v1/tokens", {"name": "routes"}, 201)
+    await call("POST", f"/v1/tokens/{token['id']}/revocation", None, 204)
+    await call("DELETE", "/v1/session", None, 204)
+    await api.ok(f"/v1/users/{user_id}/disable", {})
+    await api.ok(f"/v1/users/{user_id}/enable", {})
+    reset = await api.ok(f"/v1/users/{user_id}/password-reset", {})
+    assert reset["temporary_password"] and reset["user"]["must_change_password"] is True
+    kinds = [e["kind"] for e in (await api.read(f"/v1/security-events?user={user_id}"))["items"]]
+    assert kinds[:4] == ["password_reset", "user_enabled", "user_disabled", "sign_out"]
 
 
 async def test_every_route_answered_with_success(api: Api, world: World) -> None:

@@ -101,3 +101,36 @@ def test_serve_demo_starts_reports_ready_and_stops_cleanly_on_sigterm(own_data_d
     assert proc.returncode == 0, err
     assert "embedded_postgres_released" in err
     assert not (Path(own_data_dir["TTLEDGER_DATA_DIR"]) / "pgdata" / "postmaster.pid").exists()
+
+
+def test_user_commands_create_the_first_admin_and_administer(migrated_dsn: str, tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": migrated_dsn, "TTLEDGER_DATA_DIR": str(tmp_path / "unused"),
+           "TTLEDGER_LOG_FORMAT": "json"}
+    created = run(["user", "create", "chen", "--role", "admin", "--name", "陈管理员"], env)
+    assert created.returncode == 0, created.stderr
+    temporary = created.stdout.strip()
+    assert len(temporary) == 16 and "\n" not in temporary  # alone on stdout, for scripts
+    assert "created user chen" in created.stderr and "second factor" in created.stderr
+    assert temporary not in created.stderr
+    again = run(["user", "create", "CHEN", "--role", "regulator"], env)
+    assert again.returncode == 2 and "taken" in again.stderr
+    scoped = run(["user", "create", "li", "--role", "institution"], env)
+    assert scoped.returncode == 2 and "--institution ID is required" in scoped.stderr
+    weak = subprocess.run([sys.executable, "-m", "ledger.cli", "user", "create", "wang", "--role", "regulator",
+                           "--password-stdin"], env=env, input="short\n", capture_output=True, text=True,
+                          timeout=120)
+    assert weak.returncode == 2 and "password.min_length" in weak.stderr
+    assert run(["user", "disable", "chen"], env).returncode == 0
+    listed = run(["user", "list"], env)
+    assert "chen" in listed.stdout and "disabled" in listed.stdout and temporary not in listed.stdout
+    assert run(["user", "enable", "chen"], env).returncode == 0
+    reset = run(["user", "reset", "chen"], env)
+    assert reset.returncode == 0 and len(reset.stdout.strip()) == 16
+    required = run(["user", "require-totp", "--role", "regulator"], env)
+    assert required.returncode == 0 and "admin, regulator" in required.stdout
+    events = run(["security-events", "--user", "chen"], env)
+    assert events.returncode == 0
+    assert [line.split()[3] for line in events.stdout.splitlines()][:4] == [
+        "password_reset", "user_enabled", "user_disabled", "user_created"]
+    for output in (events.stdout, events.stderr, listed.stderr, reset.stderr):
+        assert temporary not in output and reset.stdout.strip() not in output

@@ -1,8 +1,10 @@
 """The dashboard in a real headless Chromium (Debian's ``chromium``) driven by Playwright, on the demo data.
 
 The server is the application on the module's database with the demo dataset
-loaded through the bus; tokens for a regulator and two universities (北京示范大学
-``pku``, 上海示范交通大学 ``sjtu``) sign in through the page's form. Every chart
+loaded through the bus; users for a regulator and two universities (北京示范大学
+``pku``, 上海示范交通大学 ``sjtu``) sign in through the sign-in page (``/sign-in``)
+and land on the dashboard, which then calls the API with the session cookie (the
+tests read the API's own answers with tokens of the same roles). Every chart
 is checked through its ECharts instance (series count, categories, the fen
 behind each plotted value) against the API's own answer, and as a canvas with
 paint on it; tables are checked cell by cell against amounts formatted here with
@@ -34,6 +36,7 @@ from domain.institution import PROVINCES
 from ledger.bootstrap import Ledger
 from ledger.demo import demo_id, load_demo
 from ledger.tokens import Role, TokenService
+from ledger.users import UserService
 from tests.integration.api_support import Api
 
 CHROMIUM = os.environ.get("TTLEDGER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -94,12 +97,18 @@ async def browser() -> AsyncIterator[Any]:
 
 @pytest.fixture(scope="module")
 async def demo(api: Api, ledger: Ledger) -> Api:
-    """The demo dataset, projected; tokens ``regulator``, ``pku`` and ``sjtu`` in ``api.tokens``."""
+    """The demo dataset, projected; tokens ``regulator``, ``pku`` and ``sjtu`` in ``api.tokens``, and users
+    of the same names (password ``PASSWORD``) who sign in on the page."""
     await load_demo(ledger.bus)
     service = TokenService(ledger.store.pool)
+    users = UserService(ledger.store.pool)
     _, api.tokens["regulator"] = await service.create(Role.REGULATOR, name="统计处")
+    await users.create("regulator", Role.REGULATOR, display_name="统计处", password=PASSWORD,
+                       must_change_password=False)
     for key in ("pku", "sjtu"):
         _, api.tokens[key] = await service.create(Role.INSTITUTION, institution_id=demo_id(key), name=key)
+        await users.create(key, Role.INSTITUTION, institution_id=demo_id(key), display_name=key,
+                           password=PASSWORD, must_change_password=False)
     for _ in range(300):
         ready = await api.read("/readyz", who=None)  # type: ignore[arg-type]
         if ready["projection_lag"] == 0:
@@ -109,8 +118,11 @@ async def demo(api: Api, ledger: Ledger) -> Api:
     return api
 
 
-async def open_dashboard(browser: Any, api: Api, who: str, name: str) -> Any:
-    """A fresh browser context signed in as ``who`` through the form; the page once every panel is drawn."""
+PASSWORD = "Kanban-2025-signin"
+
+
+async def sign_in_page(browser: Any, api: Api) -> Any:
+    """A fresh context on the dashboard, which sends the unsigned-in visitor to /sign-in."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = await context.new_page()
     page.errors = []  # console errors and uncaught exceptions
@@ -118,11 +130,20 @@ async def open_dashboard(browser: Any, api: Api, who: str, name: str) -> Any:
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     await page.add_init_script(CSP_WATCH)
     await page.goto(str(api.client.make_url("/dashboard")))
-    await page.wait_for_selector('body[data-ready="true"]')
-    assert await page.is_visible("#login") and await page.text_content("#login h2") == "登录"
-    await page.fill("#token", api.tokens[who])
-    await page.click("#login-submit")
+    await page.wait_for_url("**/sign-in")
+    await page.wait_for_selector('body[data-ready="true"][data-step="step-password"]')
+    return page
+
+
+async def open_dashboard(browser: Any, api: Api, who: str, name: str) -> Any:
+    """A fresh browser context signed in as ``who`` on /sign-in; the dashboard once every panel is drawn."""
+    page = await sign_in_page(browser, api)
+    await page.fill("#username", who)
+    await page.fill("#password", PASSWORD)
+    await page.click("#sign-in-submit")
+    await page.wait_for_url("**/dashboard")
     await page.wait_for_selector('body[data-ready="true"][data-view]')
+    page.errors.clear()  # the sign-in page's 401 for "nobody signed in yet" is logged by the browser
     await shot(page, name)
     return page
 
@@ -335,8 +356,8 @@ async def test_universities_see_only_their_own_records(browser: Any, demo: Api) 
     sjtu = demo_id("sjtu")
     for url in (f"/v1/institutions/{sjtu}/achievements",
                 f"/v1/statistics/distribution-audit?as_of=2026-01-01&institution_id={sjtu}"):
-        status = await pku.evaluate("""async (url) => (await fetch(url, {headers: {Authorization:
-            'Bearer ' + sessionStorage.getItem('ttledger.dashboard.token')}})).status""", url)
+        status = await pku.evaluate("""async (url) => (await fetch(url, {credentials: 'same-origin'})).status""",
+                                    url)
         assert status == 404, url
     await pku.context.close()
 
@@ -377,18 +398,60 @@ async def test_downloads_from_the_page(browser: Any, demo: Api, tmp_path: Path) 
     await clean(page)
 
 
-async def test_a_bad_token_is_refused_on_the_login_form(browser: Any, demo: Api) -> None:
-    context = await browser.new_context()
-    page = await context.new_page()
-    await page.goto(str(demo.client.make_url("/dashboard")))
-    await page.wait_for_selector('body[data-ready="true"]')
-    await page.fill("#token", "ttl_" + "x" * 43)
-    await page.click("#login-submit")
-    await page.wait_for_selector("#login-error:not([hidden])")
-    assert await page.text_content("#login-error") == "令牌无效、已吊销或格式不对。"
-    assert await page.evaluate("sessionStorage.getItem('ttledger.dashboard.token')") is None
-    assert await page.is_hidden("#panels section")
-    await context.close()
+async def test_a_wrong_password_is_refused_on_the_sign_in_page(browser: Any, demo: Api) -> None:
+    page = await sign_in_page(browser, demo)
+    await page.fill("#username", "pku")
+    await page.fill("#password", "Not-the-password-1")
+    await page.click("#sign-in-submit")
+    await page.wait_for_selector("#sign-in-error:not([hidden])")
+    assert await page.text_content("#sign-in-error") == "用户名或密码不正确 / wrong username or password"
+    assert page.url.endswith("/sign-in") and await page.context.cookies() == []
+    assert await page.evaluate("window.__csp") == []
+    await page.context.close()
+
+
+async def test_first_sign_in_changes_the_password_and_enrols_totp(browser: Any, demo: Api, ledger: Ledger) -> None:
+    """A new administrator: temporary password → new password → second factor → the dashboard, named."""
+    import pyotp
+
+    users = UserService(ledger.store.pool)
+    _, temporary = await users.create("首席管理员", Role.ADMIN, display_name="刘管理")
+    assert temporary is not None
+    page = await sign_in_page(browser, demo)
+    await page.fill("#username", "首席管理员")
+    await page.fill("#password", temporary)
+    await page.click("#sign-in-submit")
+    await page.wait_for_selector('body[data-ready="true"][data-step="step-change"]')
+    await page.fill("#current-password", temporary)
+    await page.fill("#new-password", "short")
+    await page.fill("#new-password-again", "short")
+    await page.click("#change-submit")
+    await page.wait_for_selector("#sign-in-error:not([hidden])")
+    assert (await page.text_content("#sign-in-error")).startswith("密码至少 10 个字符")
+    await page.fill("#new-password", "Guanli-2025-strong")
+    await page.fill("#new-password-again", "Guanli-2025-strong")
+    await page.click("#change-submit")
+    await page.wait_for_selector('body[data-ready="true"][data-step="step-totp"]')
+    secret = await page.text_content("#totp-secret")
+    assert secret and (await page.text_content("#totp-uri")).startswith("otpauth://totp/")
+    await shot(page, "sign-in-totp-enrolment")
+    await page.fill("#totp-confirm-code", pyotp.TOTP(secret).now())
+    await page.click("#totp-submit")
+    await page.wait_for_url("**/dashboard")
+    await page.wait_for_selector('body[data-ready="true"][data-view="regulator"]')
+    assert await page.text_content("#who") == "刘管理（管理员）"
+    cookie = [c for c in await page.context.cookies() if c["name"] == "ttl_session"]
+    assert len(cookie) == 1 and cookie[0]["httpOnly"] and cookie[0]["sameSite"] == "Lax"
+    assert await page.evaluate("document.cookie") == ""  # the page's scripts never see the session
+    await shot(page, "signed-in-admin")
+    # Signing out ends the session and goes back to the sign-in page.
+    await page.click("#signout")
+    await page.wait_for_url("**/sign-in")
+    page.errors.clear()
+    status = await page.evaluate("async () => (await fetch('/v1/whoami')).status")
+    assert status == 401
+    assert await page.evaluate("window.__csp") == []
+    await page.context.close()
 
 
 async def test_amounts_are_formatted_exactly_in_every_unit(browser: Any, demo: Api) -> None:
@@ -397,7 +460,8 @@ async def test_amounts_are_formatted_exactly_in_every_unit(browser: Any, demo: A
             999_999_999, 10**10 - 1, 10**10 + 5 * 10**7, 123_456_789_012_345, 2**53 - 1]
     context = await browser.new_context()
     page = await context.new_page()
-    await page.goto(str(demo.client.make_url("/dashboard")))
+    await page.goto(str(demo.client.make_url("/sign-in")))  # the dashboard would send a stranger there
+    await page.wait_for_selector('body[data-ready="true"]')
     shown = await page.evaluate("""async (fens) => {
       const m = await import('/dashboard/static/money.js');
       return {units: ['yuan', 'wan', 'yi'].map(u => fens.map(f => m.formatFen(f, u))),

@@ -347,6 +347,8 @@ async def test_contract_routes_from_draft_to_completion(api: Api, world: World, 
                                                 "amended_on": "2023-07-05"})
     await race(api, ledger, f"{c}/signature", ids, {"on": "2023-07-10"})
     await race(api, ledger, f"{c}/registration", ids, {"registration": approved})
+    await race(api, ledger, f"{c}/correction-requests", ids, {"requested_on": "2023-07-25",
+                                                              "reason": "技术交易额核定有误"})
     await race(api, ledger, f"{c}/registration-corrections", ids, {
         "registration": {**approved, "approved_transaction_value_fen": 100 * WAN}, "corrected_on": "2023-08-01",
         "reason": "补正：技术交易额核定有误"})
@@ -413,6 +415,7 @@ async def test_equity_holding_routes(api: Api, world: World, ledger: Ledger) -> 
     await race(api, ledger, f"{h}/share-awards", ids, {"inventor": "张三", "shares": 100_000, "awarded_on": "2023-10-02"})
     await race(api, ledger, f"{h}/dividends", ids,
                lambda i: {"dividend_id": f"DIV-{i}", "amount_fen": 18 * WAN, "received_on": "2024-06-30"})
+    await race(api, ledger, f"{h}/contribution-decision", ids, {"decision": {**decision, "decided_on": "2023-09-01"}})
     await race(api, ledger, f"{h}/revaluations", ids, {"new_value_fen": 130 * WAN, "decision": decision})
     await race(api, ledger, f"{h}/impairments", ids,
                {"amount_fen": 10 * WAN, "decision": {**decision, "decided_on": "2024-08-01"}})

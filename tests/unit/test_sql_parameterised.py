@@ -30,7 +30,7 @@ QUERY_METHODS = frozenset({
     "execute", "executemany", "fetch", "fetchrow", "fetchval", "prepare", "cursor",
     "copy_from_query", "copy_from_table", "copy_to_table", "copy_records_to_table",
 })
-NOT_SQL_RECEIVERS = frozenset({"self", "bus", "call.ledger.bus", "ledger.bus", "response"})
+NOT_SQL_RECEIVERS = frozenset({"self", "bus", "self.bus", "call.ledger.bus", "ledger.bus", "response"})
 """``bus.execute(command)`` runs a ledger command and ``response.prepare(request)`` is aiohttp's, not SQL."""
 
 ALLOWED: dict[tuple[str, str], str] = {

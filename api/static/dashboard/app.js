@@ -1,15 +1,16 @@
-// The dashboard: sign in with an API token, pick the view by role (/v1/whoami), load the panels'
-// figures from the /v1 API, draw them with ECharts (vendored, global `echarts`) and tables, and
-// download every table as CSV or XLSX from the API itself.
+// The dashboard: for the signed-in person (GET /v1/session; anyone else is sent to /sign-in), pick
+// the view by role, load the panels' figures from the /v1 API, draw them with ECharts (vendored,
+// global `echarts`) and tables, and download every table as CSV or XLSX from the API itself.
 //
-// The token lives in sessionStorage (this tab only); the language and the amount unit in
+// The session is an HttpOnly cookie the page never sees; every call sends it (same origin) and a
+// write would carry the session's X-CSRF-Token. The language and the amount unit live in
 // localStorage. No inline script or style anywhere: the page's CSP forbids both.
 
 import { language, loadLanguage, setLanguage, staleNote, stoppedLines, t, withUnit } from "./i18n.js";
 import { pickUnit } from "./money.js";
 import { institutionPanels, regulatorPanels } from "./panels.js";
 
-const TOKEN_KEY = "ttledger.dashboard.token";
+const SIGN_IN = "/sign-in";
 const UNIT_KEY = "ttledger.dashboard.unit";
 const UNITS = ["auto", "yuan", "wan", "yi"];
 const UNIT_NAMES = {
@@ -20,7 +21,7 @@ const UNIT_NAMES = {
 const $ = (id) => document.getElementById(id);
 
 const state = {
-  token: null,
+  csrf: null,
   who: null,
   panels: [],
   data: new Map(),
@@ -46,12 +47,18 @@ function lastYear() {
   return new Date().getFullYear() - 1;
 }
 
-function authHeaders() {
-  return { Authorization: `Bearer ${state.token}` };
+function authHeaders(method = "GET") {
+  return method === "GET" || !state.csrf ? {} : { "X-CSRF-Token": state.csrf };
 }
 
-async function api(path) {
-  const response = await fetch(path, { headers: { ...authHeaders(), Accept: "application/json" } });
+async function api(path, method = "GET") {
+  const response = await fetch(path, {
+    method, credentials: "same-origin", headers: { ...authHeaders(method), Accept: "application/json" },
+  });
+  if (response.status === 401) {
+    window.location.assign(SIGN_IN);
+    throw new ApiError(401, null);
+  }
   if (!response.ok) {
     const problem = await response.json().catch(() => null);
     throw new ApiError(response.status, problem);
@@ -63,7 +70,7 @@ async function api(path) {
 async function download(url, button) {
   button.disabled = true;
   try {
-    const response = await fetch(url, { headers: authHeaders() });
+    const response = await fetch(url, { credentials: "same-origin", headers: authHeaders() });
     if (!response.ok) {
       const problem = await response.json().catch(() => null);
       throw new ApiError(response.status, problem);
@@ -285,13 +292,16 @@ function showWho() {
 async function enter() {
   document.body.dataset.ready = "false";
   try {
-    state.who = await api("/v1/whoami");
+    state.who = await api("/v1/session");
   } catch (error) {
-    sessionStorage.removeItem(TOKEN_KEY);
-    state.token = null;
-    showLogin(error.status === 401 || error.status === 429 ? t("login.invalid") : `${t("error")}: ${error.message}`);
+    if (error.status !== 401) showLogin(`${t("error")}: ${error.message}`);
     return;
   }
+  if (state.who.via !== "session" || state.who.next_step !== "none") {
+    window.location.assign(SIGN_IN);
+    return;
+  }
+  state.csrf = state.who.csrf_token;
   $("login").hidden = true;
   $("signout").hidden = false;
   showWho();
@@ -368,20 +378,14 @@ function wire() {
     state.controls.formula = event.target.value;
     reload("formula");
   });
-  $("login-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const token = $("token").value.trim();
-    $("token").value = "";
-    if (!token) return;
-    state.token = token;
-    sessionStorage.setItem(TOKEN_KEY, token);
-    enter();
-  });
-  $("signout").addEventListener("click", () => {
-    sessionStorage.removeItem(TOKEN_KEY);
-    state.token = null;
-    state.who = null;
-    showLogin("");
+  $("signout").addEventListener("click", async () => {
+    try {
+      await fetch("/v1/session", { method: "DELETE", credentials: "same-origin", headers: authHeaders("DELETE") });
+    } finally {
+      state.csrf = null;
+      state.who = null;
+      window.location.assign(SIGN_IN);
+    }
   });
   window.addEventListener("resize", () => {
     for (const chart of state.charts.values()) chart.instance.resize();
@@ -393,9 +397,7 @@ function start() {
   markLanguage();
   wire();
   $("year").value = String(state.controls.year);
-  state.token = sessionStorage.getItem(TOKEN_KEY);
-  if (state.token) enter();
-  else showLogin("");
+  enter();
 }
 
 start();
