@@ -454,6 +454,42 @@ async def test_first_sign_in_changes_the_password_and_enrols_totp(browser: Any, 
     await page.context.close()
 
 
+async def test_a_signed_in_user_records_and_sees_recorded_by_their_name(browser: Any, demo: Api,
+                                                                        ledger: Ledger) -> None:
+    """A member of staff signs in, records an achievement with the session cookie (and its CSRF token),
+    and the record's history page names them: 录入人 王老师. The event's actor is exactly that user."""
+    users = UserService(ledger.store.pool)
+    user, _ = await users.create("wang", Role.INSTITUTION, institution_id=demo_id("pku"), display_name="王老师",
+                                 password=PASSWORD, must_change_password=False)
+    page = await open_dashboard(browser, demo, "wang", "signed-in-staff")
+    body = {"title": "录入人测试：低温等离子体灭菌装置", "ip_type": "utility_model", "technology_field": "biomedicine",
+            "owners": [{"institution_id": str(demo_id("pku")), "share": "100"}],
+            "inventors": [{"name": "王明", "share": "100"}], "registered_on": "2024-05-01"}
+    made = await page.evaluate("""async (body) => {
+        const session = await (await fetch('/v1/session', {credentials: 'same-origin'})).json();
+        const response = await fetch('/v1/achievements', {method: 'POST', credentials: 'same-origin',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token': session.csrf_token}, body: JSON.stringify(body)});
+        return {status: response.status, doc: await response.json()};
+    }""", body)
+    assert made["status"] == 201, made
+    record = made["doc"]["id"]
+    await page.goto(str(demo.client.make_url(f"/dashboard#/records/{record}")))
+    await page.wait_for_selector('body[data-ready="true"][data-view="record"]')
+    assert await page.text_content("#record-history h2") == "记录历史 · Achievement"
+    assert await page.text_content("#record-history tbody tr td.recorded-by") == "王老师"
+    assert (await page.text_content("#record-history thead")).count("录入人") == 1
+    await shot(page, "record-history-recorded-by")
+    history = await demo.read(f"/v1/records/{record}/history", who="admin")
+    [entry] = history["events"]
+    assert {k: entry["recorded_by"][k] for k in ("kind", "id", "via", "role", "institution_id", "name")} == {
+        "kind": "user", "id": str(user.id), "via": "session", "role": "institution",
+        "institution_id": str(demo_id("pku")), "name": "王老师"}
+    seen = await demo.read(f"/v1/records/{record}/history", who="regulator")
+    assert seen["events"][0]["recorded_by"]["name"] is None
+    assert seen["events"][0]["recorded_by"]["label"] == "institution · 北京示范大学"
+    await clean(page)
+
+
 async def test_amounts_are_formatted_exactly_in_every_unit(browser: Any, demo: Api) -> None:
     """The page's formatter (BigInt, half up) against Decimal, on amounts where a float would slip."""
     fens = [0, 1, 5, 49, 50, 99, 100, 4_999, 5_000, 12_345, 1_234_500, 1_234_549, 1_225_000, -1_225_000,

@@ -7,6 +7,7 @@
 // localStorage. No inline script or style anywhere: the page's CSP forbids both.
 
 import { language, loadLanguage, setLanguage, staleNote, stoppedLines, t, withUnit } from "./i18n.js";
+import { historyCard, recordOfHash } from "./history.js";
 import { pickUnit } from "./money.js";
 import { institutionPanels, regulatorPanels } from "./panels.js";
 
@@ -305,6 +306,7 @@ async function enter() {
   $("login").hidden = true;
   $("signout").hidden = false;
   showWho();
+  if (await showRecord()) return;
   const role = state.who.role;
   const regulator = role === "regulator" || role === "admin";
   if (!regulator && role !== "institution") {
@@ -322,6 +324,28 @@ async function enter() {
   state.panels = regulator ? regulatorPanels() : institutionPanels();
   $("panels").replaceChildren(...state.panels.map((p) => el("section", { className: "card panel", id: `panel-${p.id}`, "data-state": "loading" })));
   await reload(null);
+}
+
+/** #/records/<id>: the record's history instead of the panels; true when shown. */
+async function showRecord() {
+  const recordId = recordOfHash(window.location.hash);
+  const view = $("record-view");
+  if (!recordId) {
+    view.hidden = true;
+    return false;
+  }
+  $("controls").hidden = true;
+  $("panels").hidden = true;
+  view.hidden = false;
+  document.body.dataset.view = "record";
+  try {
+    view.replaceChildren(await historyCard(recordId, api, el),
+      el("p", {}, el("a", { href: "#", text: t("history.back") })));
+  } catch (error) {
+    view.replaceChildren(el("p", { className: "error", role: "alert", text: `${t("error")}: ${error.message}` }));
+  }
+  document.body.dataset.ready = "true";
+  return true;
 }
 
 async function loadFormulas() {
@@ -385,6 +409,16 @@ function wire() {
       state.csrf = null;
       state.who = null;
       window.location.assign(SIGN_IN);
+    }
+  });
+  window.addEventListener("hashchange", () => {
+    if (!state.who) return;
+    if (recordOfHash(window.location.hash)) {
+      showRecord();
+    } else {
+      $("record-view").hidden = true;
+      $("panels").hidden = false;
+      enter();
     }
   });
   window.addEventListener("resize", () => {
