@@ -300,10 +300,11 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
     # ---- api/app.py -----------------------------------------------------------------------------
     "api.app.WhoAmI": {"role": PUBLIC, "name": PUBLIC},  # the caller's own token
     # ---- api/routes/accounts.py: the caller's own session and account -----------------------------
-    "api.routes.accounts.SessionView": {"via": PUBLIC, "role": PUBLIC, "name": PUBLIC, "csrf_token": PUBLIC,
-                                        "next_step": PUBLIC},
-    "api.routes.accounts.UserView": {"username": PUBLIC, "display_name": PUBLIC, "role": PUBLIC,
-                                     "scope_kind": PUBLIC},
+    "api.routes.accounts.SessionView": {"name": PUBLIC, "csrf_token": PUBLIC},
+    # The caller's own secrets, shown once to the caller (a regulator's own account, not the ledger).
+    "api.routes.accounts.TotpEnrolment": {"secret": PUBLIC, "otpauth_uri": PUBLIC},
+    "api.routes.accounts.CreatedToken": {"token": PUBLIC, "name": PUBLIC, "prefix": PUBLIC},
+    "api.routes.accounts.UserView": {"username": PUBLIC, "display_name": PUBLIC},
     # ---- institutions ---------------------------------------------------------------------------
     "api.routes.institutions.InstitutionView": {"name": PUBLIC, "region": PUBLIC, "city": PUBLIC},
     # ---- achievements ---------------------------------------------------------------------------

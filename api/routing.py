@@ -182,6 +182,9 @@ class RouteSpec:
     """Further media types of the success answer (downloads chosen by a query parameter)."""
     cached: bool = False
     """Answers kept until the projections move (api/response_cache.py)."""
+    account: bool = False
+    """A write to the caller's own account or session (password, second factor, personal tokens),
+    never to the ledger: open to every role, the read-only regulator included."""
 
     @property
     def public(self) -> bool:
@@ -224,13 +227,14 @@ class RouteRegistry:
         operation_id: str | None = None,
         include_in_schema: bool = True,
         media_types: Iterable[str] = (),
+        account: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare a route. ``roles`` is required: a set of roles, or ``PUBLIC``."""
         method = method.upper()
         role_set = None if roles is None else frozenset(Role(r) for r in roles)
         if role_set is not None and not role_set:
             raise ValueError(f"{method} {path}: roles is empty; use PUBLIC for a public route")
-        if role_set and Role.REGULATOR in role_set and method not in READ_ONLY_METHODS:
+        if role_set and Role.REGULATOR in role_set and method not in READ_ONLY_METHODS and not account:
             raise ValueError(f"{method} {path}: the regulator role is read-only")
         for model, what in ((body, "body"), (query, "query"), (path_params, "path_params")):
             if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
@@ -247,7 +251,7 @@ class RouteRegistry:
                 tags=tuple(tags), body=body, query=query, path_params=path_params,
                 response=response,
                 status=status or (200 if response is not None else 204),
-                idempotency_key=idempotency_key, if_match=if_match,
+                idempotency_key=idempotency_key, if_match=if_match, account=account,
                 include_in_schema=include_in_schema, media_types=tuple(media_types),
                 cached=role_set is not None and cacheable(method, path),
             )

@@ -1,12 +1,12 @@
 """People: signing in and out, passwords, the second factor, personal tokens, user administration,
 and the security audit trail (docs/api.md, "Authentication").
 
-The routes a signed-in person uses on their own account (sign-out, password
-change, TOTP enrolment, personal tokens) are declared public and authenticate in
-the handler: every role, the read-only regulator too, must be able to use them,
-and the registry keeps the regulator off every other write. They go through the
-same ``authenticate`` as every route, so a session's writes still need the CSRF
-header, and the gates (password change, second factor) still apply.
+The routes a signed-in person uses on their own account (password change, TOTP
+enrolment, personal tokens) are declared ``account=True``: open to every role,
+the read-only regulator too (they write to the caller's account, never to the
+ledger), authenticated by the registry like every route, so a session's writes
+still need the CSRF header and the gates (password change, second factor) still
+apply. Signing in and out are public: sign-out with nothing to end is a 204.
 """
 
 from __future__ import annotations
@@ -338,11 +338,11 @@ async def sign_out(call: Call[None, None]) -> web.StreamResponse:
     return response
 
 
-@routes.post("/v1/session/password", roles=PUBLIC, body=PasswordChange, response=SessionView, tags=TAGS)
+@routes.post("/v1/session/password", roles=ANY_ROLE, account=True, body=PasswordChange, response=SessionView, tags=TAGS)
 async def change_password(call: Call[PasswordChange, None]) -> web.StreamResponse:
     """Change your own password (in a session): the other sessions end and this one gets a new id."""
     request = call.request
-    who = await authenticate(request)
+    who = call.principal  # authenticated by the registry (api/auth.py: CSRF and gates included)
     session = _needs_session(request, who)
     try:
         user = await request.app[USERS].change_password(
@@ -358,10 +358,10 @@ async def change_password(call: Call[PasswordChange, None]) -> web.StreamRespons
     return response
 
 
-@routes.post("/v1/session/totp", roles=PUBLIC, response=TotpEnrolment, status=201, tags=TAGS)
+@routes.post("/v1/session/totp", roles=ANY_ROLE, account=True, response=TotpEnrolment, status=201, tags=TAGS)
 async def begin_totp(call: Call[None, None]) -> Reply[TotpEnrolment]:
     """Start enrolling a second factor: a new secret and its otpauth:// URI, pending until confirmed."""
-    who = await authenticate(call.request)
+    who = call.principal  # authenticated by the registry (api/auth.py: CSRF and gates included)
     session = _needs_session(call.request, who)
     try:
         secret, uri = await call.app[USERS].begin_totp(session.user.id)
@@ -370,11 +370,11 @@ async def begin_totp(call: Call[None, None]) -> Reply[TotpEnrolment]:
     return Reply(TotpEnrolment(secret=secret, otpauth_uri=uri), status=201)
 
 
-@routes.post("/v1/session/totp/confirmation", roles=PUBLIC, body=TotpConfirmation, response=SessionView,
+@routes.post("/v1/session/totp/confirmation", roles=ANY_ROLE, account=True, body=TotpConfirmation, response=SessionView,
              tags=TAGS)
 async def confirm_totp(call: Call[TotpConfirmation, None]) -> SessionView:
     """Confirm the enrolment with a code from the app: from the next sign-in on, the code is asked for."""
-    who = await authenticate(call.request)
+    who = call.principal  # authenticated by the registry (api/auth.py: CSRF and gates included)
     session = _needs_session(call.request, who)
     try:
         user = await call.app[USERS].confirm_totp(session.user.id, call.body.code,
@@ -388,12 +388,12 @@ async def confirm_totp(call: Call[TotpConfirmation, None]) -> SessionView:
 # ---- personal tokens --------------------------------------------------------------------------
 
 
-@routes.post("/v1/tokens", roles=PUBLIC, body=NewToken, response=CreatedToken, status=201, tags=TAGS)
+@routes.post("/v1/tokens", roles=ANY_ROLE, account=True, body=NewToken, response=CreatedToken, status=201, tags=TAGS)
 async def create_personal_token(call: Call[NewToken, None]) -> Reply[CreatedToken]:
     """A personal API token (in a session): it carries your role and institution, and ends when
     you revoke it or your account is disabled. The token is answered once."""
     request = call.request
-    who = await authenticate(request)
+    who = call.principal  # authenticated by the registry (api/auth.py: CSRF and gates included)
     session = _needs_session(request, who)
     user = session.user
     made, plaintext = await request.app[TOKENS].create(
@@ -405,23 +405,31 @@ async def create_personal_token(call: Call[NewToken, None]) -> Reply[CreatedToke
                  status=201)
 
 
-@routes.post("/v1/tokens/{token_id}/revocation", roles=PUBLIC, path_params=TokenPath, tags=TAGS)
-async def revoke_token(call: Call[None, None]) -> None:
+class Revocation(BaseModel):
+    id: UUID
+    revoked: bool = Field(description="`true` when this request revoked it; `false` when it was already revoked.")
+
+
+@routes.post("/v1/tokens/{token_id}/revocation", roles=ANY_ROLE, account=True, path_params=TokenPath,
+             response=Revocation, tags=TAGS)
+async def revoke_token(call: Call[None, None]) -> Revocation:
     """Revoke a token: your own personal token, or (administrators) any token. 404 for another's.
 
-    Revoking a revoked token changes nothing (204 again).
+    Revoking a revoked token changes nothing (`revoked: false`).
     """
     request = call.request
-    who = await authenticate(request)
+    who = call.principal  # authenticated by the registry (api/auth.py: CSRF and gates included)
     token_id: UUID = call.path.token_id
     db = request.app[SESSIONS].db
     owner = await db.fetchrow("SELECT user_id FROM api_tokens WHERE id = $1", token_id)
     if owner is None or (who.role is not Role.ADMIN and (who.user_id is None or owner["user_id"] != who.user_id)):
         raise HTTPProblem(404, "not-found", "Not found", f"no token {token_id} of yours")
-    if await request.app[TOKENS].revoke(token_id):
+    revoked = await request.app[TOKENS].revoke(token_id)
+    if revoked:
         await record(db, SecurityEventKind.TOKEN_REVOKED, request.app[SESSIONS].clock(),
                      user_id=owner["user_id"], actor_user_id=who.user_id, address=client_address(request),
                      token_id=str(token_id))
+    return Revocation(id=token_id, revoked=revoked)
 
 
 # ---- user administration ----------------------------------------------------------------------
@@ -506,14 +514,14 @@ async def security_events(call: Call[None, SecurityEventQuery]) -> SecurityEvent
 SELF_AUTHENTICATING = {
     ("post", "/v1/session"): (401, 403, 429),
     ("delete", "/v1/session"): (401, 403, 429),
-    ("post", "/v1/session/password"): (401, 403, 429),
+    ("post", "/v1/session/password"): (401, 403, 409, 429),
     ("post", "/v1/session/totp"): (401, 403, 409, 429),
-    ("post", "/v1/session/totp/confirmation"): (401, 403, 429),
-    ("post", "/v1/tokens"): (401, 403, 429),
+    ("post", "/v1/session/totp/confirmation"): (401, 403, 409, 429),
+    ("post", "/v1/tokens"): (401, 403, 409, 429),
     ("post", "/v1/tokens/{token_id}/revocation"): (401, 403, 404, 429),
 }
-"""The public routes above that authenticate (or refuse a sign-in) themselves, with the error statuses
-the registry does not know of; ``document_statuses`` adds them to the OpenAPI document."""
+"""The session and account routes, with the error statuses the registry does not know of (a sign-in's
+refusals, 409 ``session-required`` for a token); ``document_statuses`` adds them to the OpenAPI document."""
 
 
 def document_statuses(doc: dict[str, Any]) -> dict[str, Any]:

@@ -146,6 +146,12 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/events/stream"): ADMIN_ONLY,
     # people (api/routes/accounts.py; the self-service routes are public and authenticate in the handler)
     ("GET", "/v1/session"): EVERYONE,
+    # The caller's own account (account=True): every role; with a token, 409 session-required.
+    **{("POST", p): EVERYONE for p in ("/v1/session/password", "/v1/session/totp", "/v1/session/totp/confirmation",
+                                       "/v1/tokens")},
+    # The machine token T is nobody's personal token: only an administrator revokes it.
+    ("POST", "/v1/tokens/{token_id}/revocation"): row(regulator=HIDDEN, owner=HIDDEN, exchange=HIDDEN,
+                                                       other_exchange=HIDDEN),
     ("GET", "/v1/users"): ADMIN_ONLY,
     ("POST", "/v1/users"): ADMIN_ONLY,
     **{("POST", f"/v1/users/{{user_id}}/{p}"): ADMIN_ONLY for p in ("disable", "enable", "password-reset")},
@@ -244,6 +250,10 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
         "/v1/users": {"username": "access-matrix", "role": "regulator"},
         "/v1/users/{user_id}/disable": {}, "/v1/users/{user_id}/enable": {},
         "/v1/users/{user_id}/password-reset": {},
+        # A wrong current password and a wrong code: refused on the account itself, never a write.
+        "/v1/session/password": {"current_password": "Not-the-password-1", "new_password": "Matrix-2025-changed"},
+        "/v1/session/totp": None, "/v1/session/totp/confirmation": {"code": "000000"},
+        "/v1/tokens": {"name": "access matrix"}, "/v1/tokens/{token_id}/revocation": None,
     }
     return {("POST", path): body for path, body in out.items()}
 

@@ -801,7 +801,8 @@ async def test_people_sign_in_and_administer(api: Api, world: World) -> None:
     enrolment = await call("POST", "/v1/session/totp", None, 201)
     await call("POST", "/v1/session/totp/confirmation", {"code": pyotp.TOTP(enrolment["secret"]).now()})
     token = await call("POST", "/v1/tokens", {"name": "routes"}, 201)
-    await call("POST", f"/v1/tokens/{token['id']}/revocation", None, 204)
+    assert await call("POST", f"/v1/tokens/{token['id']}/revocation", None, 200) == {"id": token["id"], "revoked": True}
+    assert (await call("POST", f"/v1/tokens/{token['id']}/revocation", None, 200))["revoked"] is False
     await call("DELETE", "/v1/session", None, 204)
     await api.ok(f"/v1/users/{user_id}/disable", {})
     await api.ok(f"/v1/users/{user_id}/enable", {})

@@ -462,7 +462,7 @@ async def test_a_signed_in_user_records_and_sees_recorded_by_their_name(browser:
     user, _ = await users.create("wang", Role.INSTITUTION, institution_id=demo_id("pku"), display_name="王老师",
                                  password=PASSWORD, must_change_password=False)
     page = await open_dashboard(browser, demo, "wang", "signed-in-staff")
-    body = {"title": "录入人测试：低温等离子体灭菌装置", "ip_type": "utility_model", "technology_field": "biomedicine",
+    body = {"title": "录入人测试：低温等离子体灭菌工艺", "ip_type": "technical_secret", "technology_field": "biomedicine",
             "owners": [{"institution_id": str(demo_id("pku")), "share": "100"}],
             "inventors": [{"name": "王明", "share": "100"}], "registered_on": "2024-05-01"}
     made = await page.evaluate("""async (body) => {
@@ -479,7 +479,7 @@ async def test_a_signed_in_user_records_and_sees_recorded_by_their_name(browser:
     assert await page.text_content("#record-history tbody tr td.recorded-by") == "王老师"
     assert (await page.text_content("#record-history thead")).count("录入人") == 1
     await shot(page, "record-history-recorded-by")
-    history = await demo.read(f"/v1/records/{record}/history", who="admin")
+    history = await demo.read(f"/v1/records/{record}/history", who="pku")
     [entry] = history["events"]
     assert {k: entry["recorded_by"][k] for k in ("kind", "id", "via", "role", "institution_id", "name")} == {
         "kind": "user", "id": str(user.id), "via": "session", "role": "institution",

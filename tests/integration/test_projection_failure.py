@@ -47,6 +47,7 @@ from ledger.bootstrap import Ledger, connect_ledger
 from ledger.settings import Settings
 from ledger.store import NOTIFY_CHANNEL, chain_hash
 from ledger.tokens import Role, TokenService
+from ledger.users import UserService
 from ledger.verify import verify_log
 from projections.contracts import ContractsProjection
 from projections.distribution import DistributionProjection
@@ -63,7 +64,7 @@ from projections.runner import (
 )
 from projections.transfer import TransferProjection
 from tests.integration.api_support import WAN, Api, World, problem, serve
-from tests.integration.test_dashboard_browser import browser, clean, open_dashboard
+from tests.integration.test_dashboard_browser import PASSWORD, browser, clean, open_dashboard
 
 __all__ = ["browser"]  # the fixture, shared with the dashboard's own browser tests
 
@@ -316,6 +317,8 @@ async def test_the_dashboard_shows_a_stopped_projection(
     await pay(api, world, "POISON-LISI")
     doc = await until(api, lambda d: d["projections_stopped"] == ["receivables"], "receivables stopped")
     stopped = by_name(doc)["receivables"]
+    await UserService(ledger.store.pool).create("regulator", Role.REGULATOR, display_name="统计处",
+                                                password=PASSWORD, must_change_password=False)
     page = await open_dashboard(browser, api, "regulator", "projection-stopped")
     banner = await page.text_content("#projection-banner")
     assert await page.is_visible("#projection-banner")
