@@ -209,7 +209,8 @@ def unclassified(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, A
 async def test_every_regulator_answer_is_free_of_names_and_typed_ids(
         api: Api, world: World, scenario: dict[str, str], unclassified: list[Any]) -> None:
     urls = regulator_urls(world, scenario)
-    declared = {s.path for s in api.client.app[ROUTES].routes if s.roles and Role.REGULATOR in s.roles}
+    declared = {s.path for s in api.client.app[ROUTES].routes
+                if s.roles and Role.REGULATOR in s.roles and s.method == "GET"}  # its own account: test_sign_in
     assert set(urls) == declared, "a route a regulator reads is not exercised here"
     admin_text = ""
     for path, targets in urls.items():
