@@ -21,18 +21,17 @@ import asyncio
 import hashlib
 import json
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import asyncpg
 import structlog
 from pydantic import BaseModel
 
 from domain.errors import DomainError
 from domain.ledger_rules import IDEMPOTENCY_KEY_REUSE
 from ledger.repository import Repository
-from ledger.store import ConcurrencyConflict, DuplicateKey, EventStore
+from ledger.store import BatchedWrite, ConcurrencyConflict, DuplicateKey, EventStore
 from ledger.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -160,11 +159,13 @@ class MessageBus:
         return Outcome(json.loads(row["result"]), int(row["position"] or 0), replayed=True)
 
 
-def _record_key(key: str, digest: bytes, result: Result):  # type: ignore[no-untyped-def]
-    async def write(conn: asyncpg.Connection, positions: Sequence[int]) -> None:
-        await conn.execute(
-            "INSERT INTO idempotency_keys (key, request_hash, result, position) VALUES ($1, $2, $3, $4)",
-            key, digest, json.dumps(result, default=str), positions[-1] if positions else None,
-        )
+INSERT_KEYS = (
+    "INSERT INTO idempotency_keys (key, request_hash, result, position) "
+    "SELECT * FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::bigint[])"
+)
 
-    return write
+
+def _record_key(key: str, digest: bytes, result: Result) -> BatchedWrite:
+    """The command's key and first result, merged with the other keys of the same flush."""
+    answer = json.dumps(result, default=str)
+    return BatchedWrite(2, INSERT_KEYS, lambda positions: [(key, digest, answer, positions[-1] if positions else None)])

@@ -113,23 +113,25 @@ class EntryBatch:
         return entry_rows, posting_rows
 
 
+INSERT_ENTRIES = (
+    "INSERT INTO journal_entries (position, seq, institution_id, currency, entry_date, kind, "
+    "description, stream_id, reverses_position, reverses_seq) "
+    "SELECT * FROM unnest($1::bigint[], $2::int[], $3::uuid[], $4::text[], $5::date[], $6::text[], "
+    "$7::text[], $8::uuid[], $9::bigint[], $10::int[])"
+)
+# One statement for all postings, so the balance trigger sees whole entries.
+INSERT_POSTINGS = (
+    "INSERT INTO postings (position, seq, line, account, amount_fen) "
+    "SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::bigint[])"
+)
+
+
 async def write_entries(conn: asyncpg.Connection, entry_rows: list[tuple[object, ...]],
                         posting_rows: list[tuple[object, ...]]) -> None:
     if not entry_rows:
         return
-    await conn.executemany(
-        "INSERT INTO journal_entries (position, seq, institution_id, currency, entry_date, kind, "
-        "description, stream_id, reverses_position, reverses_seq) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        entry_rows,
-    )
-    # One statement for all postings, so the balance trigger sees whole entries.
-    cols = list(zip(*posting_rows, strict=True))
-    await conn.execute(
-        "INSERT INTO postings (position, seq, line, account, amount_fen) "
-        "SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::bigint[])",
-        *[list(c) for c in cols],
-    )
+    await conn.execute(INSERT_ENTRIES, *[list(c) for c in zip(*entry_rows, strict=True)])
+    await conn.execute(INSERT_POSTINGS, *[list(c) for c in zip(*posting_rows, strict=True)])
 
 
 async def trial_balance(conn: asyncpg.Connection | asyncpg.Pool, *, up_to_position: int | None = None) -> dict[tuple[UUID, str], int]:

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-import asyncpg
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
@@ -30,9 +29,10 @@ from eventsourcing.utils import get_topic
 from ledger.actor import current_actor
 from ledger.payload_guard import find_in_value
 from ledger.posting_rules import entries_for
-from ledger.postings import EntryBatch, write_entries
+from ledger.postings import INSERT_ENTRIES, INSERT_POSTINGS, EntryBatch
 from ledger.repository import AggregateNotFound, Repository
 from ledger.store import (
+    BatchedWrite,
     Commit,
     Committed,
     ConcurrencyConflict,
@@ -53,7 +53,7 @@ class UnitOfWork:
         self._absent: set[UUID] = set()
         self._read: dict[UUID, int] = {}
         """The version of each stream when this unit of work first read it (0: absent)."""
-        self._side_writes: list[SideWrite] = []
+        self._side_writes: list[SideWrite | BatchedWrite] = []
         self.conditional = False
         """True once a caller pinned a version (:meth:`expect_version`): the commit checks every read."""
 
@@ -103,7 +103,7 @@ class UnitOfWork:
         """Every stream read so far, with the version it had when first read (0: absent)."""
         return dict(self._read)
 
-    def also(self, side_write: SideWrite) -> None:
+    def also(self, side_write: SideWrite | BatchedWrite) -> None:
         """Write these rows in the same transaction as the events."""
         self._side_writes.append(side_write)
 
@@ -132,11 +132,15 @@ class UnitOfWork:
                 side_writes.append(EventStore.snapshot_write(snapshot))
         if journal.entries:
             stream_ids = [stream_uuid(e) for e in stored]
+            rows: dict[str, Any] = {}
 
-            async def post(conn: asyncpg.Connection, positions: Sequence[int]) -> None:
-                await write_entries(conn, *journal.rows(positions, stream_ids))
+            def entry_rows(positions: Sequence[int]) -> Sequence[tuple[object, ...]]:
+                rows["entries"], rows["postings"] = journal.rows(positions, stream_ids)
+                return rows["entries"]
 
-            side_writes.insert(0, post)
+            # Merged with the other commits' rows of the same flush: one statement each (ledger/store.py).
+            side_writes.insert(0, BatchedWrite(0, INSERT_ENTRIES, entry_rows))
+            side_writes.insert(1, BatchedWrite(1, INSERT_POSTINGS, lambda _: rows["postings"]))
         reads = self.reads if self.conditional else {}
         actor = current_actor.get()
         return await self.store.append(Commit(stored, side_writes, actor.metadata(), actor.id, reads))
