@@ -19,14 +19,14 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from api import dashboard, docs, middleware, security, staleness
+from api import dashboard, docs, middleware, security, staleness, workbench
 from api.auth import AUTH_LIMITER, FORWARDED_HOPS, SESSIONS, TOKENS, USERS, FailureLimiter
 from api.consistency import projections_context
 from api.metrics import METRICS, Metrics, metrics_handler
 from api.problems import unavailable
 from api.response_cache import RESPONSE_CACHE, ResponseCache
 from api.routes import ALL as DOMAIN_ROUTES
-from api.routes import accounts, events
+from api.routes import accounts, events, imports
 from api.routing import ANY_ROLE, PUBLIC, ROUTES, Call, RouteRegistry
 from api.state import API_SETTINGS, LEDGER, PROJECTIONS, SETTINGS, ApiSettings
 from ledger.bootstrap import Ledger, open_ledger
@@ -217,6 +217,8 @@ def create_app(
     app.router.add_get("/v1/openapi.json", openapi_json, name="openapi")
     docs.install(app)
     dashboard.install(app)
+    workbench.install(app)
+    imports.install_jobs(app)
     return app
 
 

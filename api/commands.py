@@ -188,6 +188,33 @@ def tenant_key(who: Principal, key: str | None) -> str | None:
     return f"{tenant}|{key}"
 
 
+@dataclass(frozen=True)
+class CommandGuard:
+    """What a command's route checks before it runs (roles, the body alone, tenancy on its record):
+    kept per command so that a bulk import over the API applies exactly the same checks per row."""
+
+    roles: frozenset[Role]
+    target: PathTarget | None
+    scope: ScopeCheck | None
+    precheck: PreCheck | None
+
+    async def check(self, who: Principal, uow: UnitOfWork, command: Any) -> None:
+        if who.role is Role.ADMIN:
+            return
+        if who.role not in self.roles:
+            allowed = ", ".join(sorted(r.value for r in self.roles))
+            raise PermissionError(f"role {who.role.value} may not issue {type(command).__name__}; allowed: {allowed}")
+        if self.precheck is not None:
+            self.precheck(who, command)
+        record = await uow.get(self.target.cls, getattr(command, self.target.param)) if self.target else None
+        if self.scope is not None:
+            await self.scope(who, uow, command, record)
+
+
+GUARDS: dict[type[Command], CommandGuard] = {}
+"""The checks of each command's route (``command_route``), for the bulk import (api/routes/imports.py)."""
+
+
 def command_route(
     routes: RouteRegistry,
     path: str,
@@ -207,6 +234,8 @@ def command_route(
     """Declare ``POST path`` running ``command`` (see the module docstring)."""
     handler = HANDLERS[command]
     version_of = (target.version_of or _own_version) if target is not None else None
+    roles = frozenset(roles)
+    GUARDS.setdefault(command, CommandGuard(roles, target, scope, precheck))
 
     async def post(call: Call[Any, None]) -> Reply[Written]:
         who = call.principal

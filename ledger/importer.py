@@ -35,7 +35,7 @@ import hashlib
 import io
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -148,8 +148,13 @@ def job_name(sha256: str) -> str:
     return f"import-{sha256[:12]}"
 
 
-def idempotency_key(sha256: str, row: int, n: int) -> str:
-    return f"import:{sha256}:{row}:{n}"
+def like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def idempotency_key(sha256: str, row: int, n: int, prefix: str = "") -> str:
+    """``prefix``: the tenant's key space over the API (api/commands.py ``tenant_key``); none for the CLI."""
+    return f"{prefix}import:{sha256}:{row}:{n}"
 
 
 # ---- reading the file --------------------------------------------------------------------
@@ -315,13 +320,29 @@ def _issue_of(row: int, step: Step, exc: BaseException) -> RowIssue:
         return RowIssue(row, "", IDEMPOTENCY_KEY_REUSE.name,
                         "该行在此前导入同一文件时内容不同（引用的记录已变化）",
                         "this row was imported from the same file before with other content (a referenced record changed)")
+    if isinstance(exc, RowRefused):
+        return RowIssue(row, column_of(step, exc.field) if exc.field else step.column, exc.rule, exc.message,
+                        exc.message)
     if isinstance(exc, ConcurrencyConflict):
         return RowIssue(row, step.column, STREAM_VERSION_IS_CURRENT.name, "记录被同时修改，请重新导入该文件",
                         "the record changed meanwhile: run the import again")
     raise exc
 
 
-_ROW_ERRORS = (DomainError, AggregateNotFound, IdempotencyKeyReused, ConcurrencyConflict)
+class RowRefused(Exception):
+    """A row the importer's caller may not record (``Guard``): its rule and message name why."""
+
+    def __init__(self, rule: str, field: str, message: str) -> None:
+        super().__init__(message)
+        self.rule, self.field, self.message = rule, field, message
+
+
+Guard = Callable[[Any, UnitOfWork], Awaitable[None]]
+"""``(command, uow)``: raise ``RowRefused`` (or a domain error) for a command the importer's caller may not
+issue; the API checks its role and tenancy exactly as the command's own route does (api/imports)."""
+
+
+_ROW_ERRORS = (DomainError, AggregateNotFound, IdempotencyKeyReused, ConcurrencyConflict, RowRefused)
 
 
 def _ids(result: dict[str, Any]) -> list[str]:
@@ -330,7 +351,9 @@ def _ids(result: dict[str, Any]) -> list[str]:
 
 class _Run:
     def __init__(self, bus: MessageBus, report: ImportReport, actor: Actor, done_keys: set[str],
-                 progress: Progress | None, total: int) -> None:
+                 progress: Progress | None, total: int, guard: Guard | None = None, key_prefix: str = "") -> None:
+        self.guard = guard
+        self.key_prefix = key_prefix
         self.bus = bus
         self.report = report
         self.actor = actor
@@ -352,7 +375,7 @@ class _Run:
     async def row(self, p: _Planned, cache: dict[UUID, Aggregate]) -> None:
         assert p.built is not None
         steps = p.built.steps
-        keys = [idempotency_key(self.report.sha256, p.row, n) for n in range(len(steps))]
+        keys = [idempotency_key(self.report.sha256, p.row, n, self.key_prefix) for n in range(len(steps))]
         token = current_actor.set(self.actor.for_row(self.report.job, p.row))
         try:
             if self.report.dry_run:
@@ -371,6 +394,8 @@ class _Run:
         ids: list[str] = []
         for step in steps:
             try:
+                if self.guard is not None:
+                    await self.guard(step.command, self.shared)
                 ids += _ids(await HANDLERS[type(step.command)](step.command, self.shared))  # type: ignore[index]
             except _ROW_ERRORS as exc:
                 self.fail(_issue_of(row, step, exc))
@@ -378,8 +403,7 @@ class _Run:
         self.report.valid += 1
         self.report.created[row] = ids
 
-    @staticmethod
-    def _cached(step: Step, cache: dict[UUID, Aggregate], changed: list[Aggregate]) -> Handler[Any]:
+    def _cached(self, step: Step, cache: dict[UUID, Aggregate], changed: list[Aggregate]) -> Handler[Any]:
         """The command's handler, starting from the group's records as the previous row left them.
 
         Rows of a group run one after another, so the record a row wrote is the one the next row
@@ -389,10 +413,13 @@ class _Run:
         conflicts and the bus's retry, finding the cache empty, loads it afresh.
         """
         handler = HANDLERS[type(step.command)]  # type: ignore[index]
+        guard = self.guard
 
         async def handle(command: Any, uow: UnitOfWork) -> dict[str, Any]:
             while cache:
                 uow.add(cache.popitem()[1])
+            if guard is not None:
+                await guard(command, uow)
             result = await handler(command, uow)
             changed[:] = [a for a in uow.aggregates if a.pending_events]
             return result
@@ -406,6 +433,8 @@ class _Run:
             trial = self.bus.unit_of_work()
             for step in steps:
                 try:
+                    if self.guard is not None:
+                        await self.guard(step.command, trial)
                     await HANDLERS[type(step.command)](step.command, trial)  # type: ignore[index]
                 except _ROW_ERRORS as exc:
                     self.fail(_issue_of(row, step, exc))
@@ -467,6 +496,8 @@ async def import_file(
     progress: Progress | None = None,
     actor: Actor | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    guard: Guard | None = None,
+    key_prefix: str = "",
 ) -> ImportReport:
     """Import ``data`` (XLSX or CSV) as rows of ``kind``; see the module's docstring.
 
@@ -483,7 +514,8 @@ async def import_file(
     report.head_before = await bus.store.head()
     log.info("import_started", kind=kind, job=report.job, dry_run=dry_run, bytes=len(data))
     try:
-        await _import(data, kind, bus, report, progress, actor or Actor.system("cli:import"), concurrency)
+        await _import(data, kind, bus, report, progress, actor or Actor.system("cli:import"), concurrency,
+                      guard, key_prefix)
     except FileProblem as problem:
         report.issues.append(problem.issue)
     report.head_after = await bus.store.head()
@@ -494,7 +526,7 @@ async def import_file(
 
 
 async def _import(data: bytes, kind: str, bus: MessageBus, report: ImportReport, progress: Progress | None,
-                  actor: Actor, concurrency: int) -> None:
+                  actor: Actor, concurrency: int, guard: Guard | None = None, key_prefix: str = "") -> None:
     header, body = read_rows(data)
     keys = map_header(kind, header)
     rows: list[tuple[int, dict[str, Any]]] = []
@@ -517,8 +549,8 @@ async def _import(data: bytes, kind: str, bus: MessageBus, report: ImportReport,
         except CellError as exc:
             run_failures.append(RowIssue(number, exc.column, exc.rule, exc.message_zh, exc.message_en))
     done_keys = {r["key"] for r in await bus.store.pool.fetch(
-        "SELECT key FROM idempotency_keys WHERE key LIKE $1", f"import:{report.sha256}:%")}
-    run = _Run(bus, report, actor, done_keys, progress, len(rows))
+        "SELECT key FROM idempotency_keys WHERE key LIKE $1", f"{like_escaped(key_prefix)}import:{report.sha256}:%")}
+    run = _Run(bus, report, actor, done_keys, progress, len(rows), guard, key_prefix)
     for issue in run_failures:
         run.fail(issue)
         run.tick()

@@ -10,6 +10,7 @@ from api.routes import (
     equity,
     events,
     history,
+    imports,
     institutions,
     ledger_queries,
     lists,
@@ -34,6 +35,7 @@ ALL: list[RouteRegistry] = [
     lists.routes,
     record_lists.routes,
     history.routes,
+    imports.routes,
     accounts.routes,
 ]
 

@@ -81,6 +81,12 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
         "/v1/equity-holdings", "/v1/self-implementations", "/v1/distributions", "/v1/distribution-lines",
         "/v1/award-payments")},
     ("GET", "/v1/tokens"): ADMIN_ONLY,
+    # Bulk import: every recording role starts its own jobs (each row checked as its route would).
+    ("POST", "/v1/imports"): row(buyer=OK, stranger=OK, exchange=OK, other_exchange=OK),
+    # A job that is nobody's (NO_JOB): 404 to every role that may read jobs.
+    **{("GET", p): row(admin=HIDDEN, owner=HIDDEN, exchange=HIDDEN, other_exchange=HIDDEN)
+       for p in ("/v1/imports/{job_id}", "/v1/imports/{job_id}/report.xlsx")},
+    ("GET", "/v1/imports/templates/{kind}.xlsx"): row(buyer=OK, stranger=OK, exchange=OK, other_exchange=OK),
     # institutions
     ("POST", "/v1/institutions"): row(owner=SCOPE, buyer=SCOPE, stranger=OK),  # body: U2 registers itself
     ("POST", "/v1/institutions/{institution_id}/name"): INSTITUTION_CHANGE,
@@ -253,6 +259,7 @@ def bodies(w: World) -> dict[tuple[str, str], Any]:
         # A wrong current password and a wrong code: refused on the account itself, never a write.
         "/v1/session/password": {"current_password": "Not-the-password-1", "new_password": "Matrix-2025-changed"},
         "/v1/session/totp": None, "/v1/session/totp/confirmation": {"code": "000000"},
+        "/v1/imports": None,  # an empty file: a dry run that reports it
         "/v1/tokens": {"name": "access matrix"}, "/v1/tokens/{token_id}/revocation": None,
     }
     return {("POST", path): body for path, body in out.items()}
@@ -266,14 +273,18 @@ QUERIES = {
     "/v1/statistics/distribution-audit": "?as_of=2026-01-01&institution_id={institution_id}",
     "/v1/reports/annual": "?year=2024&institution_id={institution_id}",
     "/v1/reports/autm": "?year=2024&institution_id={institution_id}",
+    "/v1/imports": "?kind=payments",
 }
+
+
+NO_JOB = "00000000-0000-4000-8000-00000000000a"
 
 
 def url_of(path: str, w: World) -> str:
     path += QUERIES.get(path, "")
     for param, key in PATH_IDS.items():
         path = path.replace("{" + param + "}", w[key])
-    return path
+    return path.replace("{job_id}", NO_JOB).replace("{kind}", "payments")
 
 
 

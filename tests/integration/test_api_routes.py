@@ -594,6 +594,24 @@ def verify_chain(events: list[dict[str, Any]], prev_hash: str) -> str:
     return prev_hash
 
 
+async def test_imports_answer(api: Api, world: World) -> None:
+    """tests/integration/test_import_api.py covers imports in depth."""
+    template = await api.get("/v1/imports/templates/payments.xlsx", who="owner")
+    assert template.status == 200
+    response = await api.client.post("/v1/imports?kind=payments", data=await template.read(),
+                                     headers=api.headers("owner"))
+    job = await response.json()
+    assert response.status == 202, job
+    for _ in range(400):
+        job = await api.read(f"/v1/imports/{job['id']}", who="owner")
+        if job["state"] != "running":
+            break
+        await asyncio.sleep(0.025)
+    assert job["state"] == "done" and job["dry_run"] is True
+    report = await api.get(f"/v1/imports/{job['id']}/report.xlsx", who="owner")
+    assert report.status == 200
+
+
 async def test_record_history_names_who_recorded(api: Api, world: World) -> None:
     """tests/integration/test_event_actor.py covers actors in depth."""
     history = await api.read(f"/v1/records/{world['C']}/history", who="owner")

@@ -1,10 +1,23 @@
 // The sign-in page: password (and TOTP code when the account has one), then what the server says must
-// come first (next_step): a new password, or enrolling a second factor. Then on to the dashboard.
+// come first (next_step): a new password, or enrolling a second factor. Then on to the dashboard, or to
+// the page named by ?next= when it is a path of this site (/workbench…; never //host or another origin).
 // The session is an HttpOnly cookie the page never sees; writes carry the session's X-CSRF-Token.
 
 const $ = (id) => document.getElementById(id);
 const DASHBOARD = "/dashboard";
 let csrf = null;
+
+/** Where to go once signed in: ``?next=`` when it is a same-origin path, else the dashboard. */
+function destination() {
+  const next = new URLSearchParams(window.location.search).get("next");
+  if (!next || !next.startsWith("/") || next.startsWith("//") || /[\\\u0000-\u001f]/.test(next)) return DASHBOARD;
+  try {
+    const url = new URL(next, window.location.origin);
+    return url.origin === window.location.origin ? url.pathname + url.search + url.hash : DASHBOARD;
+  } catch {
+    return DASHBOARD;
+  }
+}
 
 function showError(message) {
   const box = $("sign-in-error");
@@ -51,7 +64,7 @@ async function proceed(session) {
   showError("");
   if (session.next_step === "change_password") show("step-change");
   else if (session.next_step === "enrol_totp") await startTotp();
-  else window.location.assign(DASHBOARD);
+  else window.location.assign(destination());
 }
 
 async function signIn(event) {
