@@ -212,7 +212,7 @@ async def get_import(call: Call[None, None]) -> ImportJobView:
 
 
 @routes.get("/v1/imports/{job_id}/report.xlsx", roles=RECORDERS, path_params=JobPath, tags=TAGS,
-            media_types=(XLSX,))
+            media_types=(XLSX,), status=200)
 async def get_import_report(call: Call[None, None]) -> web.Response:
     """The job's report as a workbook: issues (row, column, rule, message) and a summary."""
     job = _own(call, call.path.job_id)
@@ -223,7 +223,7 @@ async def get_import_report(call: Call[None, None]) -> web.Response:
 
 
 @routes.get("/v1/imports/templates/{kind}.xlsx", roles=RECORDERS, path_params=KindPath, tags=TAGS,
-            media_types=(XLSX,))
+            media_types=(XLSX,), status=200)
 async def get_import_template(call: Call[None, None]) -> web.Response:
     """A template of `kind` to fill in: the columns in Chinese and English, and notes on each."""
     kind = call.path.kind
