@@ -39,10 +39,13 @@ from typing import Any, TypeAlias
 
 import asyncpg
 import pyotp
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.exceptions import InvalidTag
 
 from ledger.passwords import PasswordRejected, check_strength, temporary_password
+from ledger.sealed import seal, seal_key, unseal
 from ledger.security_events import SecurityEventKind as K
 from ledger.security_events import record
 from ledger.tokens import SCOPED_ROLES, Role, _off_loop
@@ -59,6 +62,8 @@ DISPLAY_NAME_MAX = 200
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
+
+log = structlog.get_logger(__name__)
 
 class UserError(ValueError):
     """A user cannot be created or changed as asked; ``kind`` is the problem type, ``field`` the input."""
@@ -155,6 +160,7 @@ class UserService:
                  lockout_threshold: int = 5, lockout_seconds: float = 900.0) -> None:
         self._db = db
         self._hasher = hasher or PasswordHasher()
+        self._seal_key: bytes | None = None
         self.clock = clock
         self.lockout_threshold = lockout_threshold
         self.lockout = timedelta(seconds=lockout_seconds)
@@ -348,7 +354,8 @@ class UserService:
         if user.totp_enabled:
             if not totp_code:
                 raise SignInRefused("totp_required")
-            if not await self._accept_code(user.id, row["totp_secret"], row["totp_last_step"], totp_code, now):
+            secret = await self._unseal(user.id, row["totp_secret"])
+            if not await self._accept_code(user.id, secret, row["totp_last_step"], totp_code, now):
                 await self._failed(user, now, address, "totp")
         await self._db.execute("UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1", user.id)
         if self._hasher.check_needs_rehash(row["password_hash"]):
@@ -372,6 +379,25 @@ class UserService:
         raise SignInRefused("totp_invalid" if what == "totp" else "credentials")
 
     # ---- TOTP ---------------------------------------------------------------------------
+    # The secrets are stored sealed with the server's key (ledger/sealed.py), bound to their user.
+
+    async def _key(self) -> bytes:
+        if self._seal_key is None:
+            self._seal_key = await seal_key(self._db)
+        return self._seal_key
+
+    async def _seal(self, user_id: uuid.UUID, secret: str) -> str:
+        return seal(await self._key(), secret, f"totp:{user_id}")
+
+    async def _unseal(self, user_id: uuid.UUID, stored: str | None) -> str | None:
+        """The secret, or ``None`` if there is none or it was sealed for another user (moved rows fail)."""
+        if stored is None:
+            return None
+        try:
+            return unseal(await self._key(), stored, f"totp:{user_id}")
+        except InvalidTag:
+            log.warning("totp_secret_unreadable", user_id=str(user_id))
+            return None
 
     async def begin_totp(self, user_id: uuid.UUID) -> tuple[str, str]:
         """A new secret for the user to enrol (pending until confirmed); its base32 text and otpauth URI."""
@@ -379,7 +405,8 @@ class UserService:
         if user.totp_enabled:
             raise UserError("totp-already-enabled", "this user already signs in with a second factor", status=409)
         secret = pyotp.random_base32()
-        await self._db.execute("UPDATE users SET totp_pending_secret = $2 WHERE id = $1", user_id, secret)
+        await self._db.execute("UPDATE users SET totp_pending_secret = $2 WHERE id = $1", user_id,
+                               await self._seal(user_id, secret))
         return secret, totp_uri(secret, user.username)
 
     async def confirm_totp(self, user_id: uuid.UUID, code: str, *, address: str = "") -> User:
@@ -389,7 +416,7 @@ class UserService:
             raise UserError("not-found", f"no user {user_id}", status=404)
         if row["totp_enabled"]:
             raise UserError("totp-already-enabled", "this user already signs in with a second factor", status=409)
-        secret = row["totp_pending_secret"]
+        secret = await self._unseal(user_id, row["totp_pending_secret"])
         if secret is None:
             raise UserError("totp-not-started", "start the enrolment first (POST /v1/session/totp)", status=409)
         now = self.clock()

@@ -364,6 +364,23 @@ async def test_totp_wrong_and_reused_codes_are_refused(api: Api, clock: Clock) -
     await signed_in(api, username, PASSWORD, code_at(secret, clock.now, 1))  # the next step, clock skew
 
 
+async def test_totp_secrets_are_sealed_at_rest(api: Api, clock: Clock) -> None:
+    """The table holds the secret sealed (AES-GCM, a server key, bound to the user): a dump reads nothing,
+    and a sealed secret copied onto another user's row does not open there."""
+    username, user_id = await make_user(api, Role.REGULATOR)
+    browser = await signed_in(api, username)
+    secret = await enrol(browser, clock)
+    pool = api.client.app[USERS]._db  # type: ignore[index]
+    stored = await pool.fetchval("SELECT totp_secret FROM users WHERE id = $1", user_id)
+    assert stored.startswith("v1:") and secret not in stored and len(stored) > 40
+    other, other_id = await make_user(api, Role.REGULATOR)
+    await pool.execute("UPDATE users SET totp_secret = $2, totp_enabled = true WHERE id = $1", other_id, stored)
+    clock.advance(seconds=TOTP_STEP * 2)
+    response, _ = await sign_in(api, other, PASSWORD, code_at(secret, clock.now))
+    assert (await problem(response, 401))["type"].endswith("/totp-invalid")
+    await signed_in(api, username, PASSWORD, code_at(secret, clock.now))  # its own row still opens
+
+
 async def test_administrators_must_enrol_and_roles_can_be_required(api: Api, clock: Clock) -> None:
     username, _ = await make_user(api, Role.ADMIN)
     browser = await signed_in(api, username)
