@@ -89,6 +89,9 @@ export const FIELDS = {
   service: "职务成果", in_register: "单列管理", in_force: "挂牌中", outstanding: "未收清",
   correction_requested: "待补正", corrected: "已补正", below_floor: "低于下限", decision_recorded: "已记录集体决策",
   requested_on: "要求日期", details: "说明", milestone: "里程碑", period: "期间", new_due_dates: "新到期日",
+  terms: "合同条款", sellers: "卖方", buyer: "买方", achievements: "科技成果", overdue_fen: "逾期金额",
+  days_after_start: "开始后天数", credit_id: "预收款编号", item_id: "款项编号", position: "日志位置",
+  entry_date: "记账日期", description: "摘要", exchange: "技术交易机构", end_reason: "终止原因",
   version_label: "版本", effective_from: "生效日期", key: "分配对象", paid_on: "支付日期", id: "编号",
 };
 
