@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -490,4 +491,38 @@ async def test_a_version_conflict_explains_itself_and_reloads(browser: Any, demo
     after = await demo.read(f"/v1/contracts/{contract}", who="ctex-op")
     assert [r["amount_fen"] for r in after["receipts"] if r["receipt_id"] == "WB-409-1"] == [300]
     page.errors.clear()  # the browser logs the 409
+    await clean(page)
+
+
+async def test_an_import_with_one_bad_row_shows_it_and_the_dry_run_writes_nothing(browser: Any, demo: Api,
+                                                                                tmp_path: Path) -> None:
+    """北大技术转移办 uploads two payments on a pku contract: the dry run reports row 3 (三位小数) and
+    writes nothing; the real run writes the good row once, and the report names the same row."""
+    contracts = await demo.read(f"/v1/contracts?party={demo_id('pku')}&status=in_force&limit=1", who="admin")
+    contract = contracts["items"][0]["id"]
+    path = tmp_path / "bank.csv"
+    path.write_text("合同,付款编号,金额(元),到账日期,付款方,超额处理\n"
+                    f"{contract},WB-IMP-1,1234.56,2025-01-02,,转为预收\n"
+                    f"{contract},WB-IMP-2,12.345,2025-01-03,,转为预收\n", encoding="utf-8")
+    page = await open_workbench(browser, demo, "pku-tto", "#/import")
+    await page.wait_for_selector("#import")
+    head = await demo.head()
+    await page.select_option("#import-kind", "payments")
+    await page.set_input_files("#import-file", str(path))
+    await page.click("#import-dry-run")
+    await page.wait_for_selector("#import-report-table")
+    cells = await page.eval_on_selector_all("#import-report-table tbody tr",
+                                            "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
+    assert [(c[0], c[2]) for c in cells] == [("3", "money_whole_fen")]
+    assert "有效 valid 1" in await page_text(page, "#import-progress")
+    assert await demo.head() == head  # the dry run wrote nothing
+    await shot(page, "import-dry-run")
+    await page.click("#import-real")
+    await page.wait_for_function("() => (document.querySelector('#import-progress')?.textContent || '')"
+                                 ".includes('写入 written 1')")
+    assert await demo.head() == head + 1
+    view = await demo.read(f"/v1/contracts/{contract}", who="pku-tto")
+    assert any(r["receipt_id"] == "WB-IMP-1" or r.get("credit_id") == "WB-IMP-1"
+               for r in [*view.get("receipts", []), *view.get("credits", [])])
+    await shot(page, "import-real")
     await clean(page)

@@ -65,17 +65,19 @@ export async function importPage() {
       const body = await chosen.arrayBuffer();
       const type = chosen.type || "application/octet-stream";
       const { doc: job } = await request("POST", `/v1/imports?kind=${kind.value}&dry_run=${dryRun}&lang=zh&file_name=${encodeURIComponent(chosen.name.slice(0, 200))}`,
-        { body, raw: true, headers: { "Content-Type": type, "Idempotency-Key": crypto.randomUUID() } });
+        { body, raw: true, headers: { "Content-Type": type } });
       let current = job;
       while (RUNNING.has(String(current.status ?? current.state))) {
         progress.textContent = `${current.status ?? current.state} · ${current.done ?? 0}/${current.total || "?"}`;
         await new Promise((resolve) => setTimeout(resolve, 1000));
         current = (await request("GET", `/v1/imports/${jobId(job)}`)).doc;
       }
-      const summary = current.summary ? ` · ${JSON.stringify(current.summary)}` : "";
+      const s = current.summary;
+      const summary = s ? ` · 有效 valid ${s.valid ?? 0} · 写入 written ${s.written ?? 0} · 已导入过 replayed ${s.replayed ?? 0}`
+        + ` · 有误 failed ${s.failed ?? 0}` : "";
       progress.textContent = `${current.status ?? current.state}${dryRun ? " · 试导入 / dry run" : ""}${summary}${current.error ? ` · ${current.error}` : ""}`;
       const rows = reportRows(current);
-      const head = el("tr", {}, ...["row", "column", "rule", "message"].map((k) => el("th", { text: k })));
+      const head = el("tr", {}, ...["行 row", "列 column", "规则 rule", "说明 message"].map((k) => el("th", { text: k })));
       report.append(el("table", { id: "import-report-table" }, el("thead", {}, head),
         el("tbody", {}, ...rows.map((r) => el("tr", {}, ...["row", "column", "rule", "message"].map((k) => el("td", { text: String(r[k] ?? "") })))))));
       const reportButton = el("button", { type: "button", id: "import-report-download" }, bi(W("下载报告", "Download the report")));
