@@ -296,12 +296,13 @@ INSTITUTION_COLUMNS = ("i.institution_id AS id, i.name, i.kind, i.size, i.public
 
 async def list_institutions(
     db: Db, who: Viewer, page: Page, *, q: str | None = None, kind: str | None = None,
-    region: str | None = None, size: str | None = None, public: bool | None = None,
+    region: str | None = None, size: str | None = None, public: bool | None = None, directory: bool | None = None,
 ) -> dict[str, Any]:
-    """Institutions (a scoped token sees only its own, as ``GET /v1/institutions/{id}``)."""
+    """Institutions (a scoped token sees only its own, as ``GET /v1/institutions/{id}``), or with
+    ``directory`` every institution: the public registry facts anyone picks a party from."""
     sql = Sql()
     where: list[str] = []
-    if who.role not in ("admin", "regulator"):
+    if who.role not in ("admin", "regulator") and not directory:
         me = _me(sql, who)
         where.append("false" if me is None else f"i.institution_id = {me}")
     text_search(sql, where, "i.name", q)

@@ -54,6 +54,8 @@ class InstitutionListQuery(BaseModel):
     region: RegionCode | None = None
     size: EnterpriseSize | None = None
     public: bool | None = Field(default=None, description="Publicly funded (公立) or not.")
+    directory: bool | None = Field(default=None, description="Every institution (名录), not only the token's own: "
+                                   "names, kinds and regions are public, and a party is picked from them.")
     sort: Literal["name", "-name", "registered_on", "-registered_on"] = "name"
     cursor: QueryText | None = CURSOR
     limit: int = LIMIT

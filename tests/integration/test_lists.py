@@ -216,6 +216,10 @@ async def test_each_role_sees_what_it_may_see(api: Api, world: World, more: dict
     if who in ("admin", "regulator"):
         assert len(await ids_of(api, "/v1/institutions", who)) == 6
         assert len(await ids_of(api, "/v1/achievements", who)) == 4
+    # The directory (名录) lists every institution to every role: the party a form picks.
+    everyone = set(await ids_of(api, "/v1/institutions", "admin"))
+    assert set(await ids_of(api, "/v1/institutions?directory=true&limit=2", who)) == everyone
+    assert set(await ids_of(api, "/v1/institutions?directory=true&kind=exchange", who)) == {world["X"], world["Y"]}
 
 
 async def test_bad_parameters_are_named(api: Api, world: World, more: dict[str, Any]) -> None:

@@ -344,8 +344,9 @@ function jsonNode(s, name, path, required, fallback) {
 // ---- pickers ------------------------------------------------------------------------------------
 
 const SOURCES = {
-  institution: { url: (q) => `/v1/institutions?limit=10&q=${encodeURIComponent(q)}`, label: (i) => i.name },
-  exchange: { url: (q) => `/v1/institutions?limit=10&kind=exchange&q=${encodeURIComponent(q)}`, label: (i) => i.name },
+  institution: { url: (q) => `/v1/institutions?directory=true&limit=10&q=${encodeURIComponent(q)}`, label: (i) => i.name },
+  exchange: { url: (q) => `/v1/institutions?directory=true&limit=10&kind=exchange&q=${encodeURIComponent(q)}`,
+    label: (i) => i.name },
   achievement: { url: (q) => `/v1/achievements?limit=10&q=${encodeURIComponent(q)}`, label: (i) => i.title },
   contract: {
     url: (q) => `/v1/contracts?limit=10&q=${encodeURIComponent(q)}`,
