@@ -526,3 +526,39 @@ async def test_an_import_with_one_bad_row_shows_it_and_the_dry_run_writes_nothin
                for r in [*view.get("receipts", []), *view.get("credits", [])])
     await shot(page, "import-real")
     await clean(page)
+
+
+async def test_a_university_office_distributes_a_receipt_and_pays_an_award(browser: Any, demo: Api) -> None:
+    """北大技术转移办, through the forms only: allocates a receipt its contract received (收益分配), then
+    pays an inventor's award from it in 元; the distribution's page and the API agree to the fen."""
+    # A payment that just came in on one of pku's contracts (recorded over the API: not what is tested).
+    due = await demo.read(f"/v1/due-items?party={demo_id('pku')}&outstanding=true&limit=200", who="pku-tto")
+    item = next(i for i in due["items"] if i["institution_id"] == str(demo_id("pku")) and i["kind"] == "installment")
+    paid_fen = min(item["outstanding_fen"], 5_000_00)
+    await demo.ok(f"/v1/contracts/{item['contract_id']}/payments", {
+        "payment_id": "WB-RECEIPT-1", "amount_fen": paid_fen, "received_on": "2025-06-20",
+        "due_item_id": item["item_id"]}, who="pku-tto")
+    await settle(demo)
+    receipts = await demo.read(f"/v1/receipts?contract={item['contract_id']}&limit=200", who="pku-tto")
+    [receipt] = [r for r in receipts["items"] if r["receipt_id"] == "WB-RECEIPT-1"]
+    page = await open_workbench(browser, demo, "pku-tto", "#/forms/allocate_receipt")
+    await page.wait_for_selector('form[data-operation="allocate_receipt"]')
+    await pick(page, "contract_id", receipt["contract_title"][:6], receipt["contract_title"])
+    await type_in(page, "receipt_id", receipt["receipt_id"])
+    await shot(page, "allocate-receipt-form")
+    distribution = await submit_and_land(page, "distribution")
+    view = await demo.read(f"/v1/distributions/{distribution}", who="pku-tto")
+    assert (view["contract_id"], view["receipt_id"]) == (receipt["contract_id"], receipt["receipt_id"])
+    line = next(line for line in view["lines"] if line["key"].startswith("inventor:"))
+    await open_command(page, "pay_award")
+    await type_in(page, "key", line["key"])
+    await type_in(page, "amount_fen", "1000.01")
+    await type_in(page, "paid_on", "2025-07-01")
+    await type_in(page, "payment_id", "WB-AWARD-1")
+    await submit_and_land(page, "distribution")
+    paid = await demo.read(f"/v1/distributions/{distribution}", who="pku-tto")
+    [payment] = [p for p in paid["payments"] if p["payment_id"] == "WB-AWARD-1"]
+    assert (payment["key"], payment["amount_fen"]) == (line["key"], 100_001)
+    assert "1,000.01" in await page_text(page, "#table-award-payments")
+    await shot(page, "distribution-record")
+    await clean(page)
