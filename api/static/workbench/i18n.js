@@ -165,7 +165,8 @@ export function enumLabelAny(candidates, value) {
 
 /** "中文 / English" of a field: the Chinese name above when known, and the schema's title. */
 export function fieldLabel(name, title) {
-  const english = title || name;
+  // Pydantic titles say "Contract Value Fen"; the page takes yuan and names records by picking them.
+  const english = (title || name).replace(/ Fen$/, "").replace(/ Ids$/, "s").replace(/ Id$/, "");
   const zh = FIELDS[name];
   return zh ? W(zh, english) : W(english, "");
 }
