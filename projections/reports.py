@@ -177,6 +177,13 @@ async def annual_report(db: Db, *, institution_id: UUID | str, year: int) -> dic
 # --- AUTM-style licensing survey ---------------------------------------------------------------
 
 
+STARTUP_CONTRACT_KINDS = "('licence', 'ufpl_licence', 'equity_contribution')"
+STARTUP_LICENSEE = ("(b.kind = 'enterprise' AND c.signed_on IS NOT NULL "
+                    "AND c.signed_on <= b.registered_on + INTERVAL '1 year')")
+"""A company the contract ``c`` helped form: its buyer ``b``, an enterprise, signed within a year of its
+establishment (the AUTM start-up proxy, see ``autm_report``'s definition)."""
+
+
 async def autm_report(db: Db, *, year: int, institution_id: UUID | str | None = None) -> dict[str, Any]:
     """AUTM-style metrics for one calendar year, for one institution or all."""
     start, end = _year(year)
@@ -184,15 +191,14 @@ async def autm_report(db: Db, *, year: int, institution_id: UUID | str | None = 
     seller = "($3::uuid IS NULL OR $3 = ANY(seller_ids))"
     async with read_snapshot(db) as conn:
         licences = await conn.fetch(
-            "WITH startups AS (SELECT DISTINCT buyer_id FROM ct_contracts "
-            "WHERE kind = 'equity_contribution' AND effective_on IS NOT NULL) "
             "SELECT CASE WHEN licence_type IN ('exclusive', 'sole') THEN 'exclusive' ELSE 'non_exclusive' END AS excl, "
-            "CASE WHEN buyer_id IN (SELECT buyer_id FROM startups) THEN 'startup' "
-            "WHEN buyer_size = 'large' THEN 'large' "
-            "WHEN buyer_size IN ('medium', 'small', 'micro') THEN 'small' ELSE 'other' END AS licensee, "
-            "count(*) AS n, coalesce(sum(contract_value_fen), 0)::bigint AS value FROM ct_contracts "
-            f"WHERE kind IN ('licence', 'ufpl_licence') AND signed_on BETWEEN $1 AND $2 AND {seller} "
-            "AND currency = 'CNY' GROUP BY 1, 2", start, end, inst)
+            f"CASE WHEN {STARTUP_LICENSEE} THEN 'startup' "
+            "WHEN c.buyer_size = 'large' THEN 'large' "
+            "WHEN c.buyer_size IN ('medium', 'small', 'micro') THEN 'small' ELSE 'other' END AS licensee, "
+            "count(*) AS n, coalesce(sum(contract_value_fen), 0)::bigint AS value FROM ct_contracts c "
+            "LEFT JOIN ct_institutions b ON b.institution_id = c.buyer_id "
+            f"WHERE c.kind IN ('licence', 'ufpl_licence') AND c.signed_on BETWEEN $1 AND $2 AND {seller} "
+            "AND c.currency = 'CNY' GROUP BY 1, 2", start, end, inst)
         equity_deals = await conn.fetchval(
             "SELECT count(*) FROM ct_contracts WHERE kind = 'equity_contribution' "
             f"AND signed_on BETWEEN $1 AND $2 AND {seller} AND currency = 'CNY'", start, end, inst)
@@ -202,8 +208,10 @@ async def autm_report(db: Db, *, year: int, institution_id: UUID | str | None = 
             "AND contract_kind IN ('assignment', 'licence', 'ufpl_licence', 'equity_contribution') "
             "AND currency = 'CNY' GROUP BY 1, 2", start, end, inst)
         startups = await conn.fetchval(
-            "SELECT count(*) FROM ct_holdings WHERE new_company AND contributed_on BETWEEN $1 AND $2 "
-            "AND ($3::uuid IS NULL OR institution_id = $3)", start, end, inst)
+            "SELECT count(*) FROM ct_institutions b WHERE b.kind = 'enterprise' "
+            "AND b.registered_on BETWEEN $1 AND $2 AND EXISTS (SELECT 1 FROM ct_contracts c "
+            f"WHERE c.buyer_id = b.institution_id AND c.kind IN {STARTUP_CONTRACT_KINDS} AND {STARTUP_LICENSEE} "
+            "AND ($3::uuid IS NULL OR $3 = ANY(c.seller_ids)))", start, end, inst)
         position = await position_of(conn, "contracts")
     executed = {"total": 0, "exclusive": 0, "non_exclusive": 0,
                 "to_startups": 0, "to_small_companies": 0, "to_large_companies": 0, "to_others": 0}
@@ -251,16 +259,21 @@ async def autm_report(db: Db, *, year: int, institution_id: UUID | str | None = 
                 "licences executed = licence and UFPL-licence contracts signed in the year (an "
                 "option is not a separate contract kind in the ledger); exclusive = exclusive 独占 "
                 "or sole 排他 licences, non-exclusive = 普通; to start-ups = licensee is a company "
-                "the ledger saw formed by an equity contribution (the buyer of an equity-"
-                "contribution contract that took effect), else by the licensee's size: small = "
+                "formed around one of the institution's licences or contributions (below), else by the "
+                "licensee's size: small = "
                 "medium, small or micro enterprises (AUTM: < 500 employees), large = large "
                 "enterprises, others = not enterprises; licences containing equity = equity-"
                 "contribution contracts (作价投资) signed in the year; running royalties = receipts "
                 "settling royalty due items reported on sales, profit or added value; cashed-in "
                 "equity = SharesSold proceeds (cash actually received); other = entry fees, "
                 "installments, milestone payments and minimum-royalty top-ups, insurance "
-                "compensation, and dividends; start-ups formed = equity holdings recorded in the "
-                "year whose company (unified social credit code) holds no earlier holding"
+                "compensation, and dividends; start-ups formed = companies established (registered) in "
+                "the year that signed a licence, UFPL licence or equity contribution (作价投资) with "
+                "the institution within a year of their establishment: the proxy for AUTM's "
+                "'start-up companies dependent upon the licensing of the institution's technology "
+                "for initiation' (AUTM Licensing Activity Survey, definitions). A company formed "
+                "earlier that receives a contribution later is not a start-up of the later year; "
+                "one whose licence is recorded after the year ends is added to its year (a restatement)"
             ),
             scope=(
                 "Licence income on assignment, licence, UFPL licence and equity-contribution "
@@ -269,7 +282,7 @@ async def autm_report(db: Db, *, year: int, institution_id: UUID | str | None = 
                 + (f"; institution {inst}" if inst else "; every institution")
             ),
             date_basis="calendar year: contracts by signing date, income by receipt date, "
-            "start-ups by contribution date",
+            "start-ups by the company's establishment date",
             status_basis="contracts signed or later (terminated ones included); drafts never",
             currency="CNY; amounts in fen",
             as_of_position=position,

@@ -594,6 +594,18 @@ def verify_chain(events: list[dict[str, Any]], prev_hash: str) -> str:
     return prev_hash
 
 
+async def test_a_company_formed_years_before_its_contribution_is_not_a_start_up(api: Api, world: World) -> None:
+    """F (北京微纳传感科技有限公司) was established in 2018 and received U's equity contribution H in 2023:
+    an AUTM start-up is a company formed around the institution's licence or contribution, so F is a
+    start-up of neither year (counting equity holdings by contribution year made it one of 2023)."""
+    head = await api.head()
+    for year in (2018, 2023):
+        report = await api.read(f"/v1/reports/autm?year={year}&institution_id={world['U']}&min_position={head}",
+                                who="owner")
+        assert report["startups_formed"] == 0, year
+    assert "established" in report["definition"]["formula"]
+
+
 async def test_imports_answer(api: Api, world: World) -> None:
     """tests/integration/test_import_api.py covers imports in depth."""
     template = await api.get("/v1/imports/templates/payments.xlsx", who="owner")

@@ -165,8 +165,8 @@ class Dataset:
 
 def _institution(key: UUID, name: str, kind: InstitutionKind, region: str, *,
                  size: EnterpriseSize | None = None, public: bool = False,
-                 pack: RulePackId = RulePackId.national) -> Institution:
-    return Institution.register(name=name, kind=kind, region=region, registered_on=d("2020-01-01"),
+                 pack: RulePackId = RulePackId.national, registered_on: str = "2020-01-01") -> Institution:
+    return Institution.register(name=name, kind=kind, region=region, registered_on=d(registered_on),
                                 public=public, size=size, rule_pack=pack, id=key)
 
 
@@ -228,7 +228,8 @@ async def _institutions(ds: Dataset) -> None:
         _institution(EM, "四川微企业", I.enterprise, "510000", size=EnterpriseSize.micro),
         _institution(EL, "浙江大企业", I.enterprise, "330000", size=EnterpriseSize.large),
         _institution(ED, "陕西中企业", I.enterprise, "610000", size=EnterpriseSize.medium),
-        _institution(SU, "西安初创公司", I.enterprise, "610000", size=EnterpriseSize.micro),
+        # Established 2024-01-15, around U2's UFPL licence (C4) and U1's equity contribution (C6).
+        _institution(SU, "西安初创公司", I.enterprise, "610000", size=EnterpriseSize.micro, registered_on="2024-01-15"),
     )
 
 

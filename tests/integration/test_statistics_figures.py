@@ -392,7 +392,11 @@ async def test_autm_summary(store: EventStore) -> None:
         "to_others": 0,
     }
     assert report["licences_containing_equity"] == 1  # C6
+    # SU, established 2024-01-15, with U2's UFPL licence C4 (2024-03-01) and U1's contribution C6
+    # (2024-09-01); the firms of 2020 licensed in 2024 were not formed around these licences.
     assert report["startups_formed"] == 1
+    assert (await autm_report(store.pool, year=2020))["startups_formed"] == 0
+    assert (await autm_report(store.pool, year=2024, institution_id=U1))["startups_formed"] == 1
     income = report["licence_income_fen"]
     assert income["running_royalties"] == 0 and income["cashed_in_equity"] == 0
     # C1 50 + C2 10 + C3 30 + C5's insurer 25 (C7, a development contract, is not licence income).
