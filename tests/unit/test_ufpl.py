@@ -18,6 +18,7 @@ from domain.payment_terms import (
     RoyaltyBase,
     RoyaltyTerms,
 )
+from domain.settlement import ENDED_CONTRACT_SETTLES_ONLY_WHAT_REMAINS, Overpayment
 from domain.ufpl import (
     UFPL_NO_PAYMENT_DURING_TRIAL,
     UFPL_STAGE_ALLOWS,
@@ -263,3 +264,13 @@ def test_returned_licence_is_terminated_without_fee() -> None:
     assert (contract.status, contract.ufpl_stage) == (ContractStatus.terminated, UfplStage.returned)
     assert contract.outstanding_fen() == 0
     assert_rebuilds(contract)
+
+
+@pytest.mark.parametrize("overpayment", [Overpayment.reject, Overpayment.credit])
+def test_a_returned_licence_takes_no_payment_even_as_credit(overpayment: Overpayment) -> None:
+    """Ended means ended (issue 23): nothing is owed on a returned licence, so a payment settles nothing,
+    and a credit held on an ended contract would be money the ledger keeps for nothing."""
+    contract = ufpl()
+    contract.return_licence(d("2024-10-01"), "技术不适配产线")
+    assert_rejected(contract, ENDED_CONTRACT_SETTLES_ONLY_WHAT_REMAINS, "amount_fen",
+                    lambda: contract.record_payment("LATE-1", WAN, d("2024-10-05"), overpayment=overpayment))
