@@ -36,7 +36,7 @@ from ledger.bootstrap import Ledger
 from ledger.tokens import Role, TokenService, token_prefix
 from tests.integration.api_support import Api, World, patent, problem, serve
 from tests.integration.live_server import live_server
-from tests.integration.test_api_access import PATH_IDS, bodies
+from tests.integration.test_api_access import NO_JOB, PATH_IDS, bodies
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -211,7 +211,7 @@ def test_xlsx_downloads_survive_control_characters() -> None:
 def _concrete(path: str, w: World) -> str:
     for param, key in PATH_IDS.items():
         path = path.replace("{" + param + "}", w[key])
-    return path
+    return path.replace("{job_id}", NO_JOB).replace("{kind}", "payments")
 
 
 async def test_no_cors_and_every_security_header_on_every_route(api: Api, world: World) -> None:
