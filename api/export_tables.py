@@ -285,7 +285,7 @@ def _audit_tables(figures: Mapping[str, Any], names: Mapping[str, str], table: s
 # --- annual reports: one sheet per section ------------------------------------------------------------
 
 REPORT_COLUMNS = [Column("item", "项目 item"), Column("value", "数值 value", "auto"), Column("unit", "单位 unit")]
-SKIPPED_SECTIONS = frozenset({"report", "title", "definition"})
+SKIPPED_SECTIONS = frozenset({"report", "title", "definition", "definition_zh", "definition_en"})
 YUAN = "元 yuan"
 
 

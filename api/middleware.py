@@ -2,7 +2,8 @@
 
 Order (outermost first):
 
-1. :func:`request_context` gives every request an id (the client's
+1. :func:`request_context` chooses the request's language (``?lang=`` or
+   ``Accept-Language``, Chinese by default: ``api/language.py``) and gives every request an id (the client's
    ``X-Request-Id`` if sane, else a new one), binds it into structlog's
    contextvars so every log line of the request carries it, and writes one
    access line per request (method, route, status, duration). Headers are
@@ -28,8 +29,16 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from api.language import (
+    CONTENT_LANGUAGE,
+    LANG_KEY,
+    LANG_PARAMETER,
+    LANGUAGES,
+    language_of,
+    negotiate,
+)
 from api.metrics import METRICS
-from api.problems import REQUEST_ID_KEY, internal_error, problem_for
+from api.problems import REQUEST_ID_KEY, internal_error, problem_for, unprocessable
 
 log = structlog.get_logger("api")
 
@@ -62,13 +71,22 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     sane = _SANE_REQUEST_ID.match(offered) and not _TOKEN_LIKE.search(offered)
     request_id = offered if sane else uuid.uuid4().hex
     request[REQUEST_ID_KEY] = request_id
+    request[LANG_KEY] = negotiate(request)
     outer = structlog.contextvars.get_contextvars()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     status = 500
     try:
-        response = await handler(request)
+        response: web.StreamResponse
+        asked = request.query.getall(LANG_PARAMETER, [])
+        if asked and (len(asked) > 1 or asked[0] not in LANGUAGES):
+            response = unprocessable([{
+                "field": LANG_PARAMETER, "rule": "validation.lang", "in": "query",
+                "detail": f"lang is one of {', '.join(LANGUAGES)} (zh: 简体中文, en: English), given once",
+            }]).response(request)
+        else:
+            response = await handler(request)
         status = response.status
         return response
     except web.HTTPException as exc:  # only if raised outside ``problems`` (e.g. by CORS)
@@ -122,10 +140,13 @@ def _answer(request: web.Request, exc: Exception) -> web.StreamResponse:
 
 
 async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    """Every response, error responses included, carries the request's id."""
+    """Every response, error responses included, carries the request's id and its language."""
     request_id = request.get(REQUEST_ID_KEY)
     if request_id:
         response.headers["X-Request-Id"] = request_id
+    response.headers.setdefault("Content-Language", CONTENT_LANGUAGE[language_of(request)])
+    if "Accept-Language" not in response.headers.getall("Vary", []):
+        response.headers.add("Vary", "Accept-Language")
 
 
 def install(app: web.Application) -> None:

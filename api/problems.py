@@ -12,6 +12,13 @@ members:
   ``validation.<pydantic error type>``);
 * ``stream_id``, ``expected_version``, ``current_version`` on version conflicts.
 
+Language (api/language.py): ``title`` is in the request's language (every
+title has its Chinese in ``TITLES_ZH``; a domain error's title is its rule's
+meaning), and so is ``detail`` where the text is ours (``detail_zh``; a domain
+error's English detail is prefixed by the rule's Chinese name). Every entry of
+``errors`` naming a rule of docs/rules.md carries the rule's ``meaning`` in
+that language, its Chinese name ``name_zh`` and its legal ``citation``.
+
 :func:`problem_for` maps the exceptions of the layers below to problems; the
 middleware (``api/middleware.py``) applies it to whatever a handler raises.
 """
@@ -25,6 +32,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from api.language import language_of
 from domain.errors import RULES, DomainError
 from domain.inputs import LIST_LENGTH
 from ledger.bus import IdempotencyKeyReused
@@ -93,25 +101,40 @@ class HTTPProblem(Exception):
         detail: str | None = None,
         *,
         headers: Mapping[str, str] | None = None,
+        title_zh: str | None = None,
+        detail_zh: str | None = None,
         **extensions: Any,
     ) -> None:
         self.status = status
         self.type = problem_type(kind) if kind else "about:blank"
         self.title = title
         self.detail = detail
+        self.title_zh = title_zh
+        self.detail_zh = detail_zh
         self.headers = dict(headers or {})
         self.extensions = extensions
         super().__init__(f"{status} {title}: {detail}")
 
+    def title_in(self, lang: str) -> str:
+        if lang != "zh":
+            return self.title
+        return self.title_zh or TITLES_ZH.get(self.title, self.title)
+
+    def detail_in(self, lang: str) -> str | None:
+        return self.detail_zh if lang == "zh" and self.detail_zh else self.detail
+
     def document(self, request: web.Request) -> dict[str, Any]:
+        lang = language_of(request)
         doc: dict[str, Any] = {
             "type": self.type,
-            "title": self.title,
+            "title": self.title_in(lang),
             "status": self.status,
-            "detail": self.detail,
+            "detail": self.detail_in(lang),
             "instance": request.path,
         }
         doc.update(self.extensions)
+        if isinstance(doc.get("errors"), list):
+            doc["errors"] = [localized_error(e, lang) for e in doc["errors"]]
         request_id = request.get(REQUEST_ID_KEY)
         if request_id:
             doc["request_id"] = request_id
@@ -122,6 +145,56 @@ class HTTPProblem(Exception):
         return web.Response(
             text=body, status=self.status, content_type=PROBLEM_CONTENT_TYPE, headers=self.headers
         )
+
+
+# ---- texts in Chinese -----------------------------------------------------------
+
+TITLES_ZH: dict[str, str] = {
+    "Account locked": "账户已锁定",
+    "Authentication required": "需要身份认证",
+    "Bad request": "请求有误",
+    "Forbidden": "无权访问",
+    "Idempotency key reused": "幂等键已被使用",
+    "Internal server error": "服务器内部错误",
+    "Not finished": "尚未完成",
+    "Not found": "未找到",
+    "Payload too large": "请求内容过大",
+    "Position not reached yet": "尚未达到指定日志位置",
+    "Refused": "已拒绝",
+    "Second factor required": "需要第二重验证",
+    "Service unavailable": "服务暂不可用",
+    "Sign-in failed": "登录失败",
+    "The request holds what the ledger cannot store": "请求含有账本无法存储的内容",
+    "The request is not valid": "请求未通过校验",
+    "Too many requests": "请求过于频繁",
+    "Version conflict": "版本冲突",
+    "Wrong code": "验证码错误",
+    "Method not allowed": "不允许的请求方法",
+    "Not acceptable": "无法提供所要求的格式",
+    "Request timeout": "请求超时",
+    "Length required": "需要注明内容长度",
+    "Request body too large": "请求内容过大",
+    "URI too long": "网址过长",
+    "Unsupported media type": "不支持的内容类型",
+    "Request header fields too large": "请求头过大",
+}
+"""The Chinese title of every problem type's English title (tests/unit/test_problem_titles.py
+checks that every title raised in api/ has one)."""
+
+
+def localized_error(entry: Any, lang: str) -> Any:
+    """An ``errors`` entry with its rule's meaning in ``lang``, its Chinese name and its citation."""
+    if not isinstance(entry, dict):
+        return entry
+    declared = RULES.get(str(entry.get("rule", "")))
+    if declared is None:
+        return entry
+    out = dict(entry)
+    out["meaning"] = declared.meaning_in(lang)
+    out["name_zh"] = declared.name_zh
+    out["citation"] = declared.citation or None
+    out.setdefault("source", declared.source)
+    return out
 
 
 # ---- field paths -------------------------------------------------------------
@@ -174,6 +247,7 @@ def unprocessable(errors: list[dict[str, Any]], detail: str | None = None) -> HT
     return HTTPProblem(
         422, "validation", "The request is not valid",
         detail or f"{len(errors)} input(s) failed validation; see errors",
+        detail_zh=None if detail else f"{len(errors)} 项输入未通过校验，见 errors",
         errors=errors,
     )
 
@@ -197,6 +271,8 @@ def too_many_requests(retry_after: int, detail: str) -> HTTPProblem:
 
 def unavailable(detail: str = "the database is unreachable; retry shortly") -> HTTPProblem:
     return HTTPProblem(503, "database-unavailable", "Service unavailable", detail,
+                       detail_zh="数据库暂时无法连接，请稍后重试" if detail == "the database is unreachable; "
+                       "retry shortly" else None,
                        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
 
 
@@ -205,6 +281,7 @@ def internal_error() -> HTTPProblem:
         500, "internal-error", "Internal server error",
         "an unexpected error occurred; nothing in it is about your request's content. "
         "Quote the request_id when reporting it.",
+        detail_zh="发生了意外错误，与您请求的内容无关。报告时请提供 request_id。",
     )
 
 
@@ -238,18 +315,23 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> HTTPPr
     status = exc.status
     kind, title = _HTTP_KINDS.get(status, (None, exc.reason))
     headers = {h: exc.headers[h] for h in _PASS_HEADERS if h in exc.headers}
+    detail_zh = None
     if status == 404:
         detail = f"no resource at {request.path}"
+        detail_zh = f"{request.path} 处没有资源"
     elif status == 405:
-        detail = f"{request.method} is not allowed on {request.path}; allowed: {exc.headers.get('Allow', '')}"
+        allowed = exc.headers.get("Allow", "")
+        detail = f"{request.method} is not allowed on {request.path}; allowed: {allowed}"
+        detail_zh = f"{request.path} 不允许 {request.method} 请求；允许：{allowed}"
     elif status == 413:
         limit = getattr(request, "client_max_size", None) or request._client_max_size
         detail = f"the request body exceeds the limit of {limit} bytes"
+        detail_zh = f"请求内容超过 {limit} 字节的上限"
     elif status >= 500:
         return internal_error()
     else:
         detail = exc.text if exc.text and exc.text != f"{status}: {exc.reason}" else exc.reason
-    return HTTPProblem(status, kind, title, detail, headers=headers)
+    return HTTPProblem(status, kind, title, detail, headers=headers, detail_zh=detail_zh)
 
 
 def _rule_name(exc: BaseException, default: str) -> str:
@@ -259,25 +341,38 @@ def _rule_name(exc: BaseException, default: str) -> str:
     return name if isinstance(name, str) and name else default
 
 
+def _domain_detail_zh(exc: DomainError) -> str | None:
+    """The rule's Chinese name first, then the field and the (English) detail of this occurrence."""
+    if not exc.rule.name_zh:
+        return None
+    where = f"（{exc.field}）" if exc.field else ""
+    return f"{exc.rule.name_zh}{where}：{exc.detail}"
+
+
 def problem_for(exc: BaseException, request: web.Request) -> HTTPProblem | None:
     """The problem answering ``exc``; ``None`` when it is unexpected (a 500)."""
     if isinstance(exc, HTTPProblem):
         return exc
     if isinstance(exc, DomainError):
         return HTTPProblem(
-            422, exc.rule.name, exc.rule.meaning, exc.detail, errors=[exc.as_dict()]
+            422, exc.rule.name, exc.rule.meaning, exc.detail, errors=[exc.as_dict()],
+            title_zh=exc.rule.meaning_zh or None,
+            detail_zh=_domain_detail_zh(exc),
         )
     if isinstance(exc, ValidationError):
         return unprocessable(validation_errors(exc))
     if isinstance(exc, AggregateNotFound):
         return HTTPProblem(
             404, "not-found", "Not found", str(exc),
+            detail_zh=f"未找到记录（{exc.kind} {exc.aggregate_id}）",
             aggregate=exc.kind, aggregate_id=str(exc.aggregate_id),
         )
     if isinstance(exc, ConcurrencyConflict):
         return HTTPProblem(
             409, _rule_name(exc, "stream_version_is_current"), "Version conflict",
             f"{exc}; reload it and decide again (send If-Match with the version you read)",
+            detail_zh=f"记录已更新到版本 {exc.actual_version}（您依据的是版本 {exc.expected_version}）；"
+            "请重新读取后再决定（以 If-Match 发送您读取的版本）",
             headers={"ETag": f'"{exc.actual_version}"'},
             stream_id=str(exc.stream_id),
             expected_version=exc.expected_version,

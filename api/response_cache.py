@@ -156,11 +156,11 @@ def freshness(app: web.Application) -> Freshness | None:
 
 
 def request_key(operation_id: str, role: Any, institution_id: Any, query: Any,
-                path: Any) -> tuple[Any, ...]:
-    """What the answer depends on besides the positions: the route, who asks, and what."""
+                path: Any, lang: str = "zh") -> tuple[Any, ...]:
+    """What the answer depends on besides the positions: the route, who asks, what, in which language."""
     shown_query = query.model_dump_json(exclude={"min_position"}) if isinstance(query, BaseModel) else None
     shown_path = tuple(sorted(path.items())) if isinstance(path, dict) else repr(path)
-    return (operation_id, str(role), str(institution_id), shown_query, shown_path)
+    return (operation_id, str(role), str(institution_id), shown_query, shown_path, lang)
 
 
 def _etag(key: tuple[Any, ...], fresh: Freshness) -> str:

@@ -59,6 +59,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from api.auth import authenticate, authorize
+from api.language import LANG_DESCRIPTION, LANG_PARAMETER, LANGUAGES, language_of
 from api.middleware import request_id_of
 from api.problems import (
     PROBLEM_CONTENT_TYPE,
@@ -350,7 +351,8 @@ class RouteRegistry:
                 async def compute() -> web.StreamResponse:
                     return _render(spec, response_adapter, await spec.handler(call), regulator)
 
-                cache_key = request_key(spec.operation_id, who.role, who.institution_id, query, path)
+                cache_key = request_key(spec.operation_id, who.role, who.institution_id, query, path,
+                                        language_of(request))
                 return await cache.answer(request, cache_key, getattr(query, "min_position", None), compute)
             result = await spec.handler(call)
             return _render(spec, response_adapter, result, regulator)
@@ -423,6 +425,8 @@ class RouteRegistry:
                     if "description" in prop:
                         param["description"] = prop["description"]
                     params.append(param)
+            if not any(p.get("name") == LANG_PARAMETER and p.get("in") == "query" for p in params):
+                params.append({"$ref": "#/components/parameters/Lang"})
             if s.idempotency_key:
                 params.append({"$ref": "#/components/parameters/IdempotencyKey"})
             if s.if_match:
@@ -474,6 +478,11 @@ class RouteRegistry:
                 "schemas": schemas,
                 "responses": problem_responses,
                 "parameters": {
+                    "Lang": {
+                        "name": LANG_PARAMETER, "in": "query", "required": False,
+                        "description": LANG_DESCRIPTION,
+                        "schema": {"type": "string", "enum": list(LANGUAGES)},
+                    },
                     "IdempotencyKey": {
                         "name": "Idempotency-Key", "in": "header", "required": False,
                         "description": "Makes a retry safe: the same key with the same body returns "
@@ -750,7 +759,7 @@ def _status_text(status: int) -> str:
 
 
 def _error_statuses(s: RouteSpec) -> set[int]:
-    codes = {500, 503}
+    codes = {500, 503, 422}  # 422: every route takes the `lang` query parameter (api/language.py)
     if s.body is not None or s.query is not None or s.path_params is not None or s.idempotency_key or s.if_match:
         codes.add(400)
     if s.roles is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.rule_texts_zh import RULE_TEXTS_ZH
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -18,13 +20,23 @@ class Rule:
     ``name`` is the stable error code (snake case, never reused once
     published); ``meaning`` says what must hold; ``source`` cites the law,
     regulation or policy the rule comes from, or is ``None`` when the rule is
-    a bookkeeping invariant of the ledger itself.
+    a bookkeeping invariant of the ledger itself. ``name_zh`` and
+    ``meaning_zh`` are the Chinese name and meaning, ``citation`` the Chinese
+    legal citation of the source (《…》第…条) or ``""``: all three come from
+    ``domain/rule_texts_zh.py``, applied when the rule is declared.
     """
 
     name: str
     meaning: str
     source: str | None = None
     group: str = "general"
+    name_zh: str = ""
+    meaning_zh: str = ""
+    citation: str = ""
+
+    def meaning_in(self, lang: str) -> str:
+        """The meaning in ``lang`` (``zh`` or ``en``); English when no Chinese text exists."""
+        return self.meaning_zh if lang == "zh" and self.meaning_zh else self.meaning
 
 
 RULES: dict[str, Rule] = {}
@@ -34,7 +46,9 @@ def rule(name: str, meaning: str, *, source: str | None = None, group: str = "ge
     """Declare a rule once, at import time of the module that enforces it."""
     if name in RULES:
         raise ValueError(f"rule {name!r} is declared twice")
-    declared = Rule(name=name, meaning=meaning, source=source, group=group)
+    name_zh, meaning_zh, citation = RULE_TEXTS_ZH.get(name, ("", "", ""))
+    declared = Rule(name=name, meaning=meaning, source=source, group=group,
+                    name_zh=name_zh, meaning_zh=meaning_zh, citation=citation)
     RULES[name] = declared
     return declared
 
@@ -59,6 +73,8 @@ class DomainError(Exception):
             "detail": self.detail,
             "meaning": self.rule.meaning,
             "source": self.rule.source,
+            "name_zh": self.rule.name_zh,
+            "citation": self.rule.citation or None,
         }
 
 

@@ -17,6 +17,7 @@ from api.commands import path_model
 from api.consistency import wait_for_projections
 from api.export_tables import figure_tables
 from api.exports import ExportFormat, download
+from api.language import language_of
 from api.redaction import figures_for
 from api.routes.common import MIN_POSITION, load_for_read
 from api.routes.statistics import DOWNLOADS, FORMAT, PROJECTION_HEADER, Figures, _filename
@@ -24,6 +25,7 @@ from api.routing import Call, Reply, RouteRegistry
 from api.staleness import reads
 from domain.institution import Institution
 from ledger.tokens import Role
+from projections.definitions_zh import localize
 
 routes = RouteRegistry()
 READERS = {Role.ADMIN, Role.REGULATOR, Role.INSTITUTION}
@@ -49,7 +51,8 @@ async def get_achievement_register(call: Call[None, RegisterQuery]) -> Any:
 
     institution = await load_for_read(call, Institution, call.path.institution_id)
     position = await wait_for_projections(call.request, call.query.min_position)
-    result = await achievement_register(call.ledger.store.pool, institution_id=institution.id)
+    result = localize(await achievement_register(call.ledger.store.pool, institution_id=institution.id),
+                      language_of(call.request))
     headers = {PROJECTION_HEADER: str(position)}
     if call.query.format is not ExportFormat.json:
         names = {str(institution.id): institution.name}

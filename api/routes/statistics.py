@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.consistency import wait_for_projections
 from api.export_tables import contract_value_tables, figure_tables, report_tables
 from api.exports import CSV_TYPE, XLSX_TYPE, ExportFormat, download
+from api.language import language_of
 from api.redaction import figures_for, model_for
 from api.routes.common import MIN_POSITION
 from api.routing import Call, Reply, RouteRegistry
@@ -39,6 +40,7 @@ from api.tenancy import hidden
 from domain.inputs import QueryText
 from domain.institution import Institution
 from ledger.tokens import Role
+from projections.definitions_zh import localize
 
 routes = RouteRegistry()
 TAGS = ("statistics",)
@@ -119,7 +121,9 @@ class ContractValueGroup(BaseModel):
 
 
 class ContractValueStatistics(BaseModel):
-    definition: Definition
+    definition: Definition = Field(description="统计口径 in the request's language (`lang`, `Accept-Language`).")
+    definition_zh: Definition = Field(description="统计口径 in Chinese.")
+    definition_en: Definition = Field(description="统计口径 in English.")
     period_from: date | None
     period_to: date | None
     basis: Basis
@@ -130,7 +134,21 @@ class ContractValueStatistics(BaseModel):
     projection_position: int = Field(description="The log position the figures include.")
 
 
-def contract_value_definition(basis: Basis) -> Definition:
+def contract_value_definition(basis: Basis, lang: str = "en") -> Definition:
+    if lang == "zh":
+        if basis is Basis.signed:
+            return Definition(
+                scope="账本中记录的各类技术合同（民法典 第843条）",
+                date_basis="签订日期在期间之内（含首尾两日）",
+                status_basis="已签订：期间内签订的每份合同，无论其现在的状态（生效、履行完毕、解除、到期）",
+                formula="合同份数；合同成交额、技术交易额以及已登记合同的登记额之和，单位为分",
+            )
+        return Definition(
+            scope="账本中已认定登记的技术合同",
+            date_basis="认定登记日期在期间之内（含首尾两日）",
+            status_basis="已登记，含补正：核定金额取最新一次",
+            formula="合同份数；合同成交额、技术交易额和登记额之和，单位为分",
+        )
     if basis is Basis.signed:
         return Definition(
             scope="technology contracts of every category (Civil Code Art. 843) recorded in the ledger",
@@ -195,7 +213,9 @@ async def get_contract_value(call: Call[None, ContractValueQuery]) -> Any:
         registered_value_fen=sum(g.registered_value_fen for g in groups),
     )
     body = ContractValueStatistics(
-        definition=contract_value_definition(q.basis), period_from=q.period_from, period_to=q.period_to,
+        definition=contract_value_definition(q.basis, language_of(call.request)),
+        definition_zh=contract_value_definition(q.basis, "zh"), definition_en=contract_value_definition(q.basis),
+        period_from=q.period_from, period_to=q.period_to,
         basis=q.basis, group_by=q.group_by, period=q.period if q.group_by is GroupBy.period else None,
         groups=groups, totals=totals, projection_position=position,
     )
@@ -337,6 +357,8 @@ async def _figures(call: Call[Any, Any], min_position: int | None, run: Any,
         result = await run(pool)
     except StatisticsQueryError as exc:
         raise unprocessable([{"field": exc.field, "rule": "statistics_query_valid", "detail": str(exc)}]) from exc
+    if not isinstance(result, str):  # 统计口径 in the request's language (projections/definitions_zh.py)
+        result = localize(result, language_of(call.request))
     headers = {PROJECTION_HEADER: str(position)}
     if isinstance(result, str):  # a report's own CSV (projections/reports.py)
         return web.Response(text=result, content_type="text/csv", charset="utf-8", headers={
@@ -425,9 +447,12 @@ async def get_transfer_rate(call: Call[None, TransferRateQuery]) -> Any:
 @reads()
 async def get_transfer_rate_formulas(call: Call[None, None]) -> Any:
     """The transfer-rate formulas the ledger knows, with numerator and denominator definitions."""
+    from projections.definitions_zh import localize_definition
     from projections.queries import list_transfer_rate_formulas
 
-    return Reply(Figures.model_validate({"formulas": list_transfer_rate_formulas()}))
+    lang = language_of(call.request)
+    return Reply(Figures.model_validate(
+        {"formulas": [localize_definition(f, lang) for f in list_transfer_rate_formulas()]}))
 
 
 @routes.get("/v1/statistics/ufpl-funnel", roles=READERS, query=FunnelQuery, response=Figures, tags=TAGS,

@@ -527,7 +527,7 @@ async def test_closed_pool_is_503(migrated_dsn: str) -> None:
         assert (await client.get("/v1/test/head")).status == 200
         await closing.store.close()
         doc = await problem(await client.get("/v1/test/head"), 503)
-        assert "database" in doc["detail"]
+        assert "数据库" in doc["detail"]  # Chinese by default (api/language.py)
 
 
 # ---- OpenAPI and docs -------------------------------------------------------------------
@@ -552,9 +552,13 @@ async def test_openapi_document_is_valid_3_1(client: TestClient) -> None:
     assert "errors" in doc["components"]["schemas"]["Problem"]["properties"]
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     names = [p.get("name") or p.get("$ref") for p in op["parameters"]]
-    assert names == ["#/components/parameters/IdempotencyKey", "#/components/parameters/IfMatch"]
+    assert names == ["#/components/parameters/Lang", "#/components/parameters/IdempotencyKey",
+                     "#/components/parameters/IfMatch"]
+    assert doc["components"]["parameters"]["Lang"]["schema"] == {"type": "string", "enum": ["zh", "en"]}
     listing = doc["paths"]["/v1/test/things"]["get"]
-    assert [(p["name"], p["in"]) for p in listing["parameters"]] == [("limit", "query"), ("tag", "query")]
+    assert [(p.get("name"), p.get("in")) for p in listing["parameters"]] == [
+        ("limit", "query"), ("tag", "query"), (None, None)]
+    assert listing["parameters"][-1] == {"$ref": "#/components/parameters/Lang"}
     increment = doc["paths"]["/v1/test/counters/{counter_id}/increment"]["post"]
     assert increment["parameters"][0]["schema"]["format"] == "uuid"
     assert doc["paths"]["/healthz"]["get"]["security"] == []
@@ -673,3 +677,23 @@ def test_field_paths() -> None:
     assert field_path((0, "a")) == "[0].a"
     assert field_path(()) == ""
     assert field_path(("a", "b", 2, 3)) == "a.b[2][3]"
+
+
+async def test_language_is_negotiated_and_announced(client: TestClient, tokens: dict[Role, str]) -> None:
+    """``?lang=`` or ``Accept-Language`` chooses the language (Chinese by default); every answer says which."""
+    auth = bearer(tokens[Role.ADMIN])
+    body = {"owners": [{"name": "a", "share": "100"}]}  # no title: a validation error
+    response = await client.post("/v1/test/things", json=body, headers=auth)
+    zh = await problem(response, 422)
+    assert response.headers["Content-Language"] == "zh-CN" and "Accept-Language" in response.headers["Vary"]
+    assert zh["title"] == "请求未通过校验"
+    response = await client.post("/v1/test/things?lang=en", json=body, headers=auth)
+    en = await problem(response, 422)
+    assert response.headers["Content-Language"] == "en" and en["title"] == "The request is not valid"
+    response = await client.post("/v1/test/things", json=body, headers={**auth, "Accept-Language": "en-US,en;q=0.9"})
+    assert response.headers["Content-Language"] == "en"
+    response = await client.get("/healthz", headers={"Accept-Language": "zh-CN"})
+    assert response.headers["Content-Language"] == "zh-CN"
+    # A language we do not have is refused, naming the parameter.
+    bad = await problem(await client.get("/v1/test/things?lang=fr", headers=auth), 422)
+    assert bad["errors"][0]["field"] == "lang" and bad["errors"][0]["in"] == "query"

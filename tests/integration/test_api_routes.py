@@ -520,7 +520,12 @@ async def test_min_position_waits_for_the_projections(api: Api, world: World, le
     assert int(response.headers["X-Projection-Position"]) >= signed["position"] <= stats["projection_position"]
     assert stats["groups"] == [{"key": "consulting", "contracts": 1, "contract_value_fen": 12 * WAN,
                                 "transaction_value_fen": 12 * WAN, "registered_value_fen": 0}]
-    assert stats["definition"]["date_basis"].startswith("signing date")
+    assert stats["definition"]["date_basis"].startswith("签订日期")  # Chinese by default (issue 15)
+    assert stats["definition"] == stats["definition_zh"]
+    assert stats["definition_en"]["date_basis"].startswith("signing date")
+    response = await api.get(url + "&lang=en", who="regulator")
+    assert response.headers["Content-Language"] == "en"
+    assert (await response.json())["definition"]["date_basis"].startswith("signing date")
     # A position the log has not reached: 503 with Retry-After, after the (short) wait.
     async with serve(ledger, read_wait_timeout=0.3) as client:
         short = Api(client, api.tokens)

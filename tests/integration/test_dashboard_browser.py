@@ -21,6 +21,7 @@ import asyncio
 import importlib.util
 import io
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from datetime import date
@@ -38,6 +39,8 @@ from ledger.demo import demo_id, load_demo
 from ledger.tokens import Role, TokenService
 from ledger.users import UserService
 from tests.integration.api_support import Api
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
 
 CHROMIUM = os.environ.get("TTLEDGER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -220,6 +223,11 @@ async def test_regulator_charts_show_the_api_figures(browser: Any, demo: Api) ->
                                                  *(money(doc["totals"][f], unit) for f in CONTRACT_FIELDS)]]
         shown = await page.locator(f"#panel-{chart_id} aside.definition dd").all_text_contents()
         assert doc["definition"]["formula"] in shown and str(doc["projection_position"]) in shown
+        # The Chinese dashboard shows the Chinese 统计口径 (issue 15), with no "English only" note.
+        assert doc["definition"] == doc["definition_zh"] and doc["definition_zh"]["scope"] in shown
+        assert all(HAN.search(doc["definition_zh"][k]) for k in ("scope", "date_basis", "status_basis", "formula"))
+        notes = await page.locator(f"#panel-{chart_id} aside.definition p").all_text_contents()
+        assert not any("英文" in n for n in notes)
 
     # Transfer rates with the formula shown: one series of percentages, named institutions.
     for chart_id, group_by in (("transfer-institution", "institution"), ("transfer-region", "region")):
@@ -279,6 +287,8 @@ async def test_language_and_unit_switch(browser: Any, demo: Api) -> None:
     assert header == ["Period", "Contracts", "Contract value (10,000 yuan)",
                       "Technology transaction value (10,000 yuan)", "Registered value (10,000 yuan)"]
     assert await page.text_content("#panel-contracts-period aside.definition h3") == "Statistical definition (统计口径)"
+    shown = await page.locator("#panel-contracts-period aside.definition dd").all_text_contents()
+    assert doc["definition_en"]["formula"] in shown and doc["definition_zh"]["formula"] not in shown
     assert await page.evaluate("localStorage.getItem('ttledger.dashboard.lang')") == "en"
     await shot(page, "regulator-en")
 

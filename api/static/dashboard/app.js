@@ -52,8 +52,13 @@ function authHeaders(method = "GET") {
   return method === "GET" || !state.csrf ? {} : { "X-CSRF-Token": state.csrf };
 }
 
+/** ``path`` asking for the dashboard's language (the API's texts: 统计口径, problem titles, downloads). */
+function withLanguage(path) {
+  return `${path}${path.includes("?") ? "&" : "?"}lang=${language()}`;
+}
+
 async function api(path, method = "GET") {
-  const response = await fetch(path, {
+  const response = await fetch(withLanguage(path), {
     method, credentials: "same-origin", headers: { ...authHeaders(method), Accept: "application/json" },
   });
   if (response.status === 401) {
@@ -71,7 +76,7 @@ async function api(path, method = "GET") {
 async function download(url, button) {
   button.disabled = true;
   try {
-    const response = await fetch(url, { credentials: "same-origin", headers: authHeaders() });
+    const response = await fetch(withLanguage(url), { credentials: "same-origin", headers: authHeaders() });
     if (!response.ok) {
       const problem = await response.json().catch(() => null);
       throw new ApiError(response.status, problem);
@@ -161,7 +166,8 @@ function tableBlock(spec) {
 
 const DEFINITION_KEYS = ["title", "formula", "scope", "date_basis", "status_basis", "currency", "as_of_position"];
 
-function definitionBlock(definition) {
+function definitionBlock(both) {
+  const definition = both[language()] || both.zh || both;
   const aside = el("aside", { className: "definition" }, el("h3", { text: t("def.heading") }));
   const list = el("dl");
   for (const key of DEFINITION_KEYS) {
@@ -169,7 +175,6 @@ function definitionBlock(definition) {
     list.append(el("dt", { text: t(`def.${key}`) }), el("dd", { text: String(definition[key]) }));
   }
   aside.append(list);
-  if (language() !== "en") aside.append(el("p", { text: t("def.note") }));
   return aside;
 }
 

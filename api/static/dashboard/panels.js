@@ -5,6 +5,16 @@
 // definition?}. Amount cells are formatted from integer fen (money.js), never from a float.
 
 import { code, t, withUnit } from "./i18n.js";
+
+/** The 统计口径 of an answer in both languages (the API serves definition_zh and definition_en beside
+ * the definition in the language asked for), so a language switch shows the other without a reload. */
+function bilingual(data, extra = {}) {
+  if (!data.definition) return undefined;
+  return {
+    zh: { ...(data.definition_zh || data.definition), ...extra },
+    en: { ...(data.definition_en || data.definition), ...extra },
+  };
+}
 import { formatCount, formatFen, formatPercent, plotValue } from "./money.js";
 
 const AMOUNT = "num";
@@ -87,7 +97,7 @@ function contractPanel(id, title, groupBy, keyColumn, keyLabel, refreshOn = []) 
           rows: groups.map((g) => row(categories[groups.indexOf(g)], g)),
           total: row(t("total"), data.totals),
         }],
-        definition: { ...data.definition, as_of_position: data.projection_position },
+        definition: bilingual(data, { as_of_position: data.projection_position }),
       };
     },
   };
@@ -120,7 +130,7 @@ function transferPanel(id, title, groupBy, keyColumn, keyLabel) {
           rows: rows.map((r, i) => row(categories[i], r)),
           total: row(t("total"), data.totals),
         }],
-        definition: data.definition,
+        definition: bilingual(data),
       };
     },
   };
@@ -168,7 +178,7 @@ const ufplPanel = {
         rows: data.rows.map((r) => row(r.period, r)),
         total: row(t("total"), totals),
       }],
-      definition: data.definition,
+      definition: bilingual(data),
     };
   },
 };
@@ -206,7 +216,7 @@ const receivablesPanel = {
         rows: rows.map((r, i) => row(categories[i], r)),
         total: row(t("total"), data.totals),
       }],
-      definition: data.definition,
+      definition: bilingual(data),
     };
   },
 };
@@ -298,7 +308,7 @@ const auditPanel = {
             formatFen(a.team_short_fen, unit)]),
         },
       ],
-      definition: data.definition,
+      definition: bilingual(data),
     };
   },
 };
@@ -327,7 +337,7 @@ const registerPanel = {
           r.granted_on || "—", yesNo(r.in_register), formatCount(r.listings), r.first_transferred_on || "—",
           r.first_way ? t(`way.${r.first_way}`) : "—"]),
       }],
-      definition: data.definition,
+      definition: bilingual(data),
     };
   },
 };
