@@ -296,9 +296,21 @@ Identifier = Annotated[
                     "1–64 ASCII letters, digits and . _ : / # -."}),
 ]
 OFFICIAL_NUMBER_PATTERN = r"[^\W_](?:[\w .:/#()（）-]{0,62}[\w)）])?"
+def _unpadded(broken: Rule, what: str) -> Callable[[str], str]:
+    """A number an authority issued is sent as issued: its documented pattern has no room for spaces
+    around it, so none are trimmed away silently (a fuzzer found a padded one accepted)."""
+    def check(value: str) -> str:
+        if value != value.strip():
+            raise refuse(broken, f"{what}: spaces before or after it; {broken.meaning}")
+        return value
+
+    return check
+
+
 OfficialNumber = Annotated[
     str,
     BeforeValidator(_string),
+    AfterValidator(_unpadded(OFFICIAL_NUMBER_FORMAT, "not an official number")),
     AfterValidator(lambda v: clean_text(v, 64)),
     AfterValidator(_pattern(OFFICIAL_NUMBER_FORMAT, OFFICIAL_NUMBER_PATTERN, "not an official number")),
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 64, "pattern": f"^{OFFICIAL_NUMBER_PATTERN}$",
