@@ -113,7 +113,8 @@ async def readyz(call: Call[None, None]) -> Readiness:
     try:
         head = await call.ledger.store.head()
     except Exception as exc:
-        raise unavailable(f"the database check failed ({type(exc).__name__}); retry shortly") from exc
+        raise unavailable(f"the database check failed ({type(exc).__name__}); retry shortly",
+                          f"数据库检查失败（{type(exc).__name__}），请稍后重试") from exc
     runner = call.app.get(PROJECTIONS)
     if runner is None:
         return Readiness(log_head=head)

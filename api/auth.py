@@ -158,7 +158,8 @@ async def authenticate(request: web.Request) -> Principal:
     wait = limiter.retry_after(client)
     if wait is not None:
         raise too_many_requests(
-            wait, f"too many failed authentications from this address; retry in {wait} s"
+            wait, f"too many failed authentications from this address; retry in {wait} s",
+            detail_zh=f"此地址的身份认证失败次数过多，请 {wait} 秒后重试",
         )
     token = _bearer(request)
     if token is None:
@@ -166,6 +167,7 @@ async def authenticate(request: web.Request) -> Principal:
         if cookie:
             return await _authenticate_session(request, cookie, client)
         raise unauthenticated("send an API token as 'Authorization: Bearer ttl_…', or sign in at /sign-in",
+                              detail_zh="请以 'Authorization: Bearer ttl_…' 发送 API 令牌，或在 /sign-in 登录",
                               error=None)
     found = await request.app[TOKENS].authenticate(token) if token else None
     if found is not None and found.user_id is not None:
@@ -173,7 +175,7 @@ async def authenticate(request: web.Request) -> Principal:
     if found is None:
         limiter.fail(client)
         structlog.get_logger(__name__).info("authentication_failed", client=client)
-        raise unauthenticated("the token is malformed, unknown or revoked")
+        raise unauthenticated("the token is malformed, unknown or revoked", detail_zh="令牌格式有误、不存在或已撤销")
     request[PRINCIPAL_KEY] = found
     structlog.contextvars.bind_contextvars(token_id=str(found.token_id), role=found.role.value)
     return found
@@ -199,8 +201,10 @@ async def _authenticate_session(request: web.Request, cookie: str, client: str) 
             request.app[AUTH_LIMITER].fail(client)
             structlog.get_logger(__name__).info("authentication_failed", client=client, via="session")
         raise unauthenticated(
-            "会话已结束或已过期，请重新登录 / the session has ended or expired; sign in again at /sign-in"
-            if state != "unknown" else "unknown session; sign in at /sign-in", error=None)
+            "the session has ended or expired; sign in again at /sign-in"
+            if state != "unknown" else "unknown session; sign in at /sign-in",
+            detail_zh="会话已结束或已过期，请在 /sign-in 重新登录" if state != "unknown"
+            else "会话不存在，请在 /sign-in 登录", error=None)
     user = session.user
     found = Principal(session.id, user.role, user.institution_id, user.name, user_id=user.id, via="session")
     request[PRINCIPAL_KEY] = found
@@ -248,11 +252,13 @@ def check_csrf(request: web.Request, session: Session) -> None:
     if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), session.csrf_token.encode()):
         raise forbidden("csrf-check-failed",
                         f"a write with a session cookie carries the session's {CSRF_HEADER} header "
-                        "(GET /v1/session gives it)")
+                        "(GET /v1/session gives it)",
+                        detail_zh=f"使用会话 Cookie 的写操作须带上会话的 {CSRF_HEADER} 请求头（由 GET /v1/session 提供）")
     origin = request.headers.get("Origin")
     source = origin if origin is not None else request.headers.get("Referer")
     if source is not None and host_of(source) != request_host(request):
-        raise forbidden("csrf-check-failed", "this write comes from another site (Origin or Referer)")
+        raise forbidden("csrf-check-failed", "this write comes from another site (Origin or Referer)",
+                        detail_zh="此写操作来自其他站点（Origin 或 Referer），已拒绝")
 
 
 def is_secure(request: web.Request) -> bool:
@@ -285,6 +291,7 @@ def authorize(who: Principal, roles: Collection[Role]) -> None:
         raise forbidden(
             "role-not-allowed",
             f"role {who.role.value} may not use this route; allowed: {allowed}",
+            detail_zh=f"角色 {who.role.value} 不能使用此接口；允许的角色：{allowed}",
             role=who.role.value,
         )
 
@@ -293,7 +300,7 @@ def principal(request: web.Request) -> Principal:
     """The authenticated principal of this request (protected routes only)."""
     found = request.get(PRINCIPAL_KEY)
     if not isinstance(found, Principal):
-        raise unauthenticated("this route needs an API token", error=None)
+        raise unauthenticated("this route needs an API token", detail_zh="此接口需要 API 令牌", error=None)
     return found
 
 
@@ -314,5 +321,6 @@ def require_institution(
     raise forbidden(
         "institution-scope",
         f"this token acts for institution {who.institution_id}, not {institution_id}",
+        detail_zh=f"此令牌代表机构 {who.institution_id}，而不是 {institution_id}",
         role=who.role.value,
     )

@@ -46,12 +46,14 @@ log = structlog.get_logger(__name__)
 RETRY_AFTER_POSITION = 1
 RETRY_AFTER_STOPPED = 60
 POLL_SECONDS = 0.05
+WHAT_ZH = {"event log": "事件日志", "projections": "投影（统计读侧）"}
 
 
 def not_reached(min_position: int, reached: int, what: str) -> HTTPProblem:
     return HTTPProblem(
         503, "position-not-reached", "Position not reached yet",
         f"the {what} reached position {reached}, not {min_position}, within the wait limit; retry shortly",
+        detail_zh=f"{WHAT_ZH.get(what, what)}在等待时限内到达日志位置 {reached}，未到 {min_position}；请稍后重试",
         headers={"Retry-After": str(RETRY_AFTER_POSITION)},
         min_position=min_position, position=reached,
     )
@@ -129,6 +131,7 @@ def _refuse_if_stopped(runner: Any, names: tuple[str, ...] | None, min_position:
     problem = not_reached(min_position, runner.lowest_position(names), "projections")
     problem.detail = (f"position {min_position} cannot be reached until a stopped projection is fixed and "
                       f"rebuilt: {shown}")
+    problem.detail_zh = f"须待已停止的投影修复并重建后才能到达位置 {min_position}：{shown}"
     problem.headers["Retry-After"] = str(RETRY_AFTER_STOPPED)
     problem.extensions["stopped"] = stopped
     raise problem

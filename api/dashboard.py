@@ -91,7 +91,7 @@ async def asset(request: web.Request) -> web.StreamResponse:
     relative = request.match_info["path"]
     target = ASSETS.get(relative)
     if target is None:
-        raise HTTPProblem(404, "not-found", "Not found", "no such dashboard file")
+        raise HTTPProblem(404, "not-found", "Not found", "no such dashboard file", detail_zh="没有这个仪表盘文件")
     content_type = CONTENT_TYPES[target.suffix]
     # Revalidated on every load (ETag / Last-Modified), so an upgrade shows without a stale bundle.
     return web.FileResponse(target, headers=_headers(content_type, "no-cache"))

@@ -11,7 +11,10 @@ exactly by Excel's number).
 Every download carries the figure's statistical definition (统计口径): in
 CSV as ``统计口径,<key>,<text>`` rows after a blank line below the table (as
 the report CSVs of ``projections/reports.py`` do), in XLSX as a sheet of its
-own. Headers are bilingual, Chinese first (``合同成交额（元） contract value``).
+own. Headers, sheet names and labels are in the request's language (``api/language.py``):
+Chinese by default (``合同成交额（元）``, sheet ``技术合同成交额``), English with ``lang=en``
+(``contract value``, sheet ``contract_value``). A builder gives both texts (:class:`Column`,
+:class:`Text`, ``Table.sheet_zh``); :func:`download` picks one.
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ YUAN_FORMAT = "#,##0.00"
 COUNT_FORMAT = "#,##0"
 PERCENT_FORMAT = "0.00"
 DATE_FORMAT = "yyyy-mm-dd"
-DEFINITION_SHEET = "definition"
-DEFINITION_LABEL = "统计口径"
-TOTAL_LABEL = "合计 total"
+DEFINITION_SHEET = {"zh": "统计口径", "en": "definition"}
+DEFINITION_LABEL = {"zh": "统计口径", "en": "definition"}
+DEFINITION_HEADER = {"zh": ["统计口径", "内容"], "en": ["definition", "text"]}
 SHEET_NAME_LIMIT = 31  # Excel's limit
 
 Kind = Literal["text", "count", "yuan", "percent", "date", "bool", "auto"]
@@ -51,27 +54,62 @@ class ExportFormat(StrEnum):
 
 
 @dataclass(frozen=True)
+class Text:
+    """A cell's text in both languages (a totals row's label, a unit); the download picks one."""
+
+    zh: str
+    en: str
+
+    def in_(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+TOTAL_LABEL = Text("合计", "total")
+
+
+@dataclass(frozen=True)
 class Column:
+    """A column: its key in the figures, its header in Chinese and in English, its kind."""
+
     key: str
-    header: str
+    zh: str
+    en: str
     kind: Kind = "text"
+
+    def header(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+_SHEET_FORBIDDEN = frozenset("[]:*?/\\")
 
 
 @dataclass
 class Table:
-    """One table of a download: its sheet name (ASCII, at most 31 characters), columns and rows.
+    """One table of a download: its sheet name (English, and Chinese in ``sheet_zh``; at most 31
+    characters each), columns and rows.
 
     Rows hold the read side's values: integer fen in ``yuan`` columns, decimal
-    strings in ``percent`` columns, ISO dates in ``date`` columns.
+    strings in ``percent`` columns, ISO dates in ``date`` columns, :class:`Text` for our own labels.
     """
 
     sheet: str
     columns: list[Column]
     rows: list[list[Any]] = field(default_factory=list)
+    sheet_zh: str | None = None
 
     def __post_init__(self) -> None:
-        if len(self.sheet) > SHEET_NAME_LIMIT:  # pragma: no cover - a programming error
-            raise ValueError(f"sheet name {self.sheet!r} is longer than {SHEET_NAME_LIMIT}")
+        for name in (self.sheet, self.sheet_zh or ""):
+            if len(name) > SHEET_NAME_LIMIT or _SHEET_FORBIDDEN & set(name):  # pragma: no cover - a bug
+                raise ValueError(f"sheet name {name!r} is longer than {SHEET_NAME_LIMIT} or has []:*?/\\")
+
+    def sheet_name(self, lang: str) -> str:
+        return (self.sheet_zh or self.sheet) if lang == "zh" else self.sheet
+
+    def headers(self, lang: str) -> list[str]:
+        return [c.header(lang) for c in self.columns]
+
+    def localized_rows(self, lang: str) -> list[list[Any]]:
+        return [[v.in_(lang) if isinstance(v, Text) else v for v in row] for row in self.rows]
 
 
 def yuan(fen: int) -> Decimal:
@@ -118,17 +156,17 @@ def _definition_lines(definition: Mapping[str, Any] | None) -> Iterator[tuple[st
             yield key, "" if value is None else str(value)
 
 
-def to_csv(table: Table, definition: Mapping[str, Any] | None) -> bytes:
-    """The table (header row, then rows), a blank line, then the definition rows."""
+def to_csv(table: Table, definition: Mapping[str, Any] | None, lang: str = "zh") -> bytes:
+    """The table (header row, then rows), a blank line, then the definition rows; texts in ``lang``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([c.header for c in table.columns])
-    for row in table.rows:
+    writer.writerow(table.headers(lang))
+    for row in table.localized_rows(lang):
         writer.writerow([_text(c.kind, v) for c, v in zip(table.columns, row, strict=True)])
     if definition:
         writer.writerow([])
         for key, text in _definition_lines(definition):
-            writer.writerow([DEFINITION_LABEL, key, text])
+            writer.writerow([DEFINITION_LABEL[_lang(lang)], key, text])
     return out.getvalue().encode("utf-8")
 
 
@@ -138,8 +176,12 @@ _FORMATS: dict[Kind, str | None] = {
 }
 
 
-def to_xlsx(tables: Sequence[Table], definition: Mapping[str, Any] | None) -> bytes:
-    """A workbook: one sheet per table (header row 1, frozen), then the definition sheet."""
+def _lang(lang: str) -> str:
+    return "zh" if lang == "zh" else "en"
+
+
+def to_xlsx(tables: Sequence[Table], definition: Mapping[str, Any] | None, lang: str = "zh") -> bytes:
+    """A workbook: one sheet per table (header row 1, frozen), then the definition sheet; texts in ``lang``."""
     from openpyxl import Workbook
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
@@ -151,17 +193,17 @@ def to_xlsx(tables: Sequence[Table], definition: Mapping[str, Any] | None) -> by
     book.remove(book.active)  # type: ignore[arg-type]
     bold = Font(bold=True)
     for table in tables:
-        sheet = book.create_sheet(table.sheet)
-        sheet.append([c.header for c in table.columns])
+        sheet = book.create_sheet(table.sheet_name(lang))
+        sheet.append(table.headers(lang))
         for cell in sheet[1]:
             cell.font = bold
         sheet.freeze_panes = "A2"
-        for row in table.rows:
+        for row in table.localized_rows(lang):
             sheet.append([safe(_cell(c.kind, v)) for c, v in zip(table.columns, row, strict=True)])
         for index, column in enumerate(table.columns, start=1):
             fmt = _FORMATS[column.kind]
             letter = sheet.cell(row=1, column=index).column_letter
-            sheet.column_dimensions[letter].width = max(12, min(48, len(column.header) + 4))
+            sheet.column_dimensions[letter].width = max(12, min(48, len(column.header(lang)) + 4))
             for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
                 if fmt is not None:
                     cell.number_format = fmt
@@ -170,8 +212,8 @@ def to_xlsx(tables: Sequence[Table], definition: Mapping[str, Any] | None) -> by
                 elif isinstance(cell.value, int):
                     cell.number_format = COUNT_FORMAT
     if definition:
-        sheet = book.create_sheet(DEFINITION_SHEET)
-        sheet.append([DEFINITION_LABEL, "text"])
+        sheet = book.create_sheet(DEFINITION_SHEET[_lang(lang)])
+        sheet.append(DEFINITION_HEADER[_lang(lang)])
         for cell in sheet[1]:
             cell.font = bold
         for key, text in _definition_lines(definition):
@@ -185,16 +227,16 @@ def to_xlsx(tables: Sequence[Table], definition: Mapping[str, Any] | None) -> by
 
 def download(
     fmt: ExportFormat, tables: Sequence[Table], definition: Mapping[str, Any] | None, filename: str,
-    headers: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None, lang: str = "zh",
 ) -> web.Response:
-    """The file as a response: CSV holds the first table, XLSX every table.
+    """The file as a response: CSV holds the first table, XLSX every table; texts in ``lang``.
 
     ``filename`` is ASCII without extension (``ttledger-contract-value-by-kind``).
     """
     if fmt is ExportFormat.csv:
-        body, content_type, extension = to_csv(tables[0], definition), f"{CSV_TYPE}; charset=utf-8", "csv"
+        body, content_type, extension = to_csv(tables[0], definition, lang), f"{CSV_TYPE}; charset=utf-8", "csv"
     else:
-        body, content_type, extension = to_xlsx(tables, definition), XLSX_TYPE, "xlsx"
+        body, content_type, extension = to_xlsx(tables, definition, lang), XLSX_TYPE, "xlsx"
     return web.Response(body=body, headers={
         **(headers or {}),
         "Content-Type": content_type,

@@ -84,6 +84,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             response = unprocessable([{
                 "field": LANG_PARAMETER, "rule": "validation.lang", "in": "query",
                 "detail": f"lang is one of {', '.join(LANGUAGES)} (zh: 简体中文, en: English), given once",
+                "detail_zh": f"lang 取 {'、'.join(LANGUAGES)} 之一（zh：简体中文，en：English），且只给一次",
             }]).response(request)
         else:
             response = await handler(request)

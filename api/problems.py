@@ -14,10 +14,13 @@ members:
 
 Language (api/language.py): ``title`` is in the request's language (every
 title has its Chinese in ``TITLES_ZH``; a domain error's title is its rule's
-meaning), and so is ``detail`` where the text is ours (``detail_zh``; a domain
-error's English detail is prefixed by the rule's Chinese name). Every entry of
-``errors`` naming a rule of docs/rules.md carries the rule's ``meaning`` in
-that language, its Chinese name ``name_zh`` and its legal ``citation``.
+meaning), and so is ``detail``: every problem our code raises gives its
+Chinese detail (``detail_zh=`` of :class:`HTTPProblem` and of the constructors
+below; tests/unit/test_problem_titles.py fails on a raise without one; a domain
+error's English detail is prefixed by the rule's Chinese name). An entry of
+``errors`` may carry its own ``detail_zh`` (shown as its ``detail`` in Chinese,
+never as a member); one naming a rule of docs/rules.md carries the rule's
+``meaning`` in that language, its Chinese name ``name_zh`` and its legal ``citation``.
 
 :func:`problem_for` maps the exceptions of the layers below to problems; the
 middleware (``api/middleware.py``) applies it to whatever a handler raises.
@@ -26,6 +29,7 @@ middleware (``api/middleware.py``) applies it to whatever a handler raises.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -108,6 +112,8 @@ class HTTPProblem(Exception):
         self.status = status
         self.type = problem_type(kind) if kind else "about:blank"
         self.title = title
+        if detail_zh is None and detail is not None:
+            detail, detail_zh = split_bilingual(detail)
         self.detail = detail
         self.title_zh = title_zh
         self.detail_zh = detail_zh
@@ -149,6 +155,19 @@ class HTTPProblem(Exception):
 
 # ---- texts in Chinese -----------------------------------------------------------
 
+_BILINGUAL = re.compile(r"(?P<zh>[^/]*[\u4e00-\u9fff][^/]*?) / (?P<en>[^\u4e00-\u9fff]+)", re.S)
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def split_bilingual(text: str) -> tuple[str, str | None]:
+    """``"中文 / English"`` (how the account layer words its refusals) as ``("English", "中文")``; any other
+    text as ``(text, None)``."""
+    match = _BILINGUAL.fullmatch(text)
+    if match is None:
+        return text, None
+    return match["en"].strip(), match["zh"].strip()
+
+
 TITLES_ZH: dict[str, str] = {
     "Account locked": "账户已锁定",
     "Authentication required": "需要身份认证",
@@ -183,9 +202,17 @@ checks that every title raised in api/ has one)."""
 
 
 def localized_error(entry: Any, lang: str) -> Any:
-    """An ``errors`` entry with its rule's meaning in ``lang``, its Chinese name and its citation."""
+    """An ``errors`` entry with its detail, its rule's meaning in ``lang``, its Chinese name and its citation."""
     if not isinstance(entry, dict):
         return entry
+    detail = entry.get("detail")
+    if "detail_zh" in entry or (isinstance(detail, str) and _BILINGUAL.fullmatch(detail)):
+        entry = dict(entry)
+        detail_zh = entry.pop("detail_zh", None)
+        if detail_zh is None and isinstance(detail, str):
+            entry["detail"], detail_zh = split_bilingual(detail)
+        if lang == "zh" and detail_zh:
+            entry["detail"] = detail_zh
     declared = RULES.get(str(entry.get("rule", "")))
     if declared is None:
         return entry
@@ -239,40 +266,41 @@ def validation_errors(exc: ValidationError, where: str | None = None) -> list[di
 # ---- constructors for the common problems ------------------------------------
 
 
-def bad_request(kind: str, detail: str, **extensions: Any) -> HTTPProblem:
-    return HTTPProblem(400, kind, "Bad request", detail, **extensions)
+def bad_request(kind: str, detail: str, *, detail_zh: str | None = None, **extensions: Any) -> HTTPProblem:
+    return HTTPProblem(400, kind, "Bad request", detail, detail_zh=detail_zh, **extensions)
 
 
-def unprocessable(errors: list[dict[str, Any]], detail: str | None = None) -> HTTPProblem:
+def unprocessable(errors: list[dict[str, Any]], detail: str | None = None, *,
+                  detail_zh: str | None = None) -> HTTPProblem:
+    """422 ``validation``; without ``detail``, "n input(s) failed validation" in the request's language."""
     return HTTPProblem(
         422, "validation", "The request is not valid",
         detail or f"{len(errors)} input(s) failed validation; see errors",
-        detail_zh=None if detail else f"{len(errors)} 项输入未通过校验，见 errors",
+        detail_zh=detail_zh if detail else f"{len(errors)} 项输入未通过校验，见 errors",
         errors=errors,
     )
 
 
-def unauthenticated(detail: str, *, error: str | None = "invalid_token") -> HTTPProblem:
+def unauthenticated(detail: str, *, detail_zh: str | None = None, error: str | None = "invalid_token") -> HTTPProblem:
     challenge = 'Bearer realm="ttledger"'
     if error:
         challenge += f', error="{error}"'
-    return HTTPProblem(401, "unauthenticated", "Authentication required", detail,
+    return HTTPProblem(401, "unauthenticated", "Authentication required", detail, detail_zh=detail_zh,
                        headers={"WWW-Authenticate": challenge})
 
 
-def forbidden(kind: str, detail: str, **extensions: Any) -> HTTPProblem:
-    return HTTPProblem(403, kind, "Forbidden", detail, **extensions)
+def forbidden(kind: str, detail: str, *, detail_zh: str | None = None, **extensions: Any) -> HTTPProblem:
+    return HTTPProblem(403, kind, "Forbidden", detail, detail_zh=detail_zh, **extensions)
 
 
-def too_many_requests(retry_after: int, detail: str) -> HTTPProblem:
-    return HTTPProblem(429, "too-many-requests", "Too many requests", detail,
+def too_many_requests(retry_after: int, detail: str, *, detail_zh: str | None = None) -> HTTPProblem:
+    return HTTPProblem(429, "too-many-requests", "Too many requests", detail, detail_zh=detail_zh,
                        headers={"Retry-After": str(retry_after)}, retry_after=retry_after)
 
 
-def unavailable(detail: str = "the database is unreachable; retry shortly") -> HTTPProblem:
-    return HTTPProblem(503, "database-unavailable", "Service unavailable", detail,
-                       detail_zh="数据库暂时无法连接，请稍后重试" if detail == "the database is unreachable; "
-                       "retry shortly" else None,
+def unavailable(detail: str = "the database is unreachable; retry shortly",
+                detail_zh: str = "数据库暂时无法连接，请稍后重试") -> HTTPProblem:
+    return HTTPProblem(503, "database-unavailable", "Service unavailable", detail, detail_zh=detail_zh,
                        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
 
 
@@ -331,6 +359,7 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> HTTPPr
         return internal_error()
     else:
         detail = exc.text if exc.text and exc.text != f"{status}: {exc.reason}" else exc.reason
+        detail_zh = f"{TITLES_ZH.get(title, title)}（{detail}）" if detail else None
     return HTTPProblem(status, kind, title, detail, headers=headers, detail_zh=detail_zh)
 
 
@@ -384,12 +413,14 @@ def problem_for(exc: BaseException, request: web.Request) -> HTTPProblem | None:
         detail = f"the {exc.event_name} event this request would record cannot be stored: {exc.reason}"
         return HTTPProblem(
             422, name, "The request holds what the ledger cannot store", detail,
+            detail_zh=f"本请求要记录的 {exc.event_name} 事件无法存储：{exc.reason}",
             errors=[{"field": exc.field, "rule": name, "detail": exc.reason, "event": exc.event_name}],
         )
     if isinstance(exc, IdempotencyKeyReused):
         name = _rule_name(exc, "idempotency_key_reuse")
         return HTTPProblem(
             409, name, "Idempotency key reused", str(exc),
+            detail_zh="此 Idempotency-Key 已用于另一个请求（请求体不同）；新的请求请使用新的键",
             errors=[{"field": "Idempotency-Key", "rule": name, "detail": str(exc), "in": "header"}],
         )
     if isinstance(exc, web.HTTPException) and exc.status >= 400:

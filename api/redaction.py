@@ -437,6 +437,7 @@ FIGURE_KEYS: dict[str, Rule] = {
     # The ledger's own words: figure and report names, definitions (统计口径), formulas, dimensions.
     "definition": PUBLIC, "formula": PUBLIC, "formulas": PUBLIC, "listed_definition": PUBLIC,
     "definition_zh": PUBLIC, "definition_en": PUBLIC,  # the same 统计口径 in each language
+    "sections": PUBLIC, "labels": PUBLIC,  # a report's section titles and item labels
     "figure": PUBLIC, "report": PUBLIC, "title": PUBLIC, "group_by": PUBLIC, "filters": PUBLIC,
     "period": PUBLIC, "basis": PUBLIC, "key": PUBLIC, "currency": PUBLIC, "buckets": PUBLIC,
     "bucket": PUBLIC, "kind": PUBLIC, "contract_kind": PUBLIC, "institution_kind": PUBLIC,

@@ -146,7 +146,7 @@ class Call(Generic[B, Q]):
     @property
     def principal(self) -> Principal:
         if self.maybe_principal is None:
-            raise unauthenticated("this route needs an API token", error=None)
+            raise unauthenticated("this route needs an API token", detail_zh="此接口需要 API 令牌", error=None)
         return self.maybe_principal
 
     @property
@@ -669,6 +669,7 @@ def _idempotency_key(request: web.Request) -> str | None:
         raise bad_request(
             "invalid-header",
             "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice)",
+            detail_zh="Idempotency-Key 须为 1 至 255 个可见 ASCII 字符（建议使用 UUID）",
         )
     return key
 
@@ -680,7 +681,8 @@ def _if_match(request: web.Request) -> int | None:
     match = _IF_MATCH.match(value.strip())
     if not match:
         raise bad_request(
-            "invalid-header", 'If-Match must be one strong ETag holding a version, like "3"'
+            "invalid-header", 'If-Match must be one strong ETag holding a version, like "3"',
+            detail_zh='If-Match 须为一个含版本号的强 ETag，例如 "3"',
         )
     return int(match[1] or match[2])
 
@@ -697,11 +699,12 @@ async def _read_body(
     if not _is_json(request.content_type):
         shown = request.headers.get("Content-Type", "none")[:80]
         raise bad_request(
-            "content-type", f"send the body as application/json (Content-Type was {shown})"
+            "content-type", f"send the body as application/json (Content-Type was {shown})",
+            detail_zh=f"请以 application/json 发送请求体（收到的 Content-Type 为 {shown}）",
         )
     raw = await request.read()  # raises 413 over client_max_size
     if not raw.strip():
-        raise bad_request("body-required", "this route needs a JSON body")
+        raise bad_request("body-required", "this route needs a JSON body", detail_zh="此接口需要 JSON 请求体")
     try:
         # Strict: a JSON string is never read as a number or a boolean, a float never as an integer.
         value = model.model_validate_json(raw, strict=True)
@@ -710,7 +713,8 @@ async def _read_body(
         malformed = [e for e in details if e["type"] == "json_invalid"]
         if malformed:
             raise bad_request(
-                "malformed-json", f"the body is not valid JSON: {malformed[0]['msg']}"
+                "malformed-json", f"the body is not valid JSON: {malformed[0]['msg']}",
+                detail_zh=f"请求体不是有效的 JSON：{malformed[0]['msg']}",
             ) from None
         errors.extend(validation_errors(exc, "body"))
         return None

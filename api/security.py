@@ -72,7 +72,8 @@ async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         origin = allowed_origin(request)
         if origin is None:
-            return forbidden("cors-origin", "this origin is not allowed to call the API").response(request)
+            return forbidden("cors-origin", "this origin is not allowed to call the API",
+                             detail_zh="不允许此来源调用 API").response(request)
         return web.Response(
             status=204,
             headers={

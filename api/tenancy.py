@@ -56,10 +56,27 @@ def missing_reference(cls: type[Aggregate], aggregate_id: UUID, field: str) -> D
     return DomainError(REFERENCED_RECORD_EXISTS, field, f"no {cls.__name__.lower()} {aggregate_id}")
 
 
-def out_of_scope(who: Principal, detail: str) -> Exception:
+def out_of_scope(who: Principal, detail: str, detail_zh: str) -> Exception:
+    """403 ``institution-scope``: ``detail`` says why in English, ``detail_zh`` in Chinese."""
     from api.problems import forbidden
 
-    return forbidden("institution-scope", detail, role=who.role.value)
+    return forbidden("institution-scope", detail, detail_zh=detail_zh, role=who.role.value)
+
+
+WHAT_ZH: dict[str, str] = {
+    "among the owners": "权利人之一",
+    "the command's institution_id": "指令中的 institution_id 所指机构",
+    "among the sellers (terms.seller_ids)": "卖方之一（terms.seller_ids）",
+    "a seller of the contract (the buyer has no deductions)": "合同的卖方（买方没有扣除项）",
+    "whose cost it is (institution_id)": "承担该成本的机构（institution_id）",
+    "the contract's lead seller, who distributes": "负责分配的合同牵头卖方",
+}
+"""The Chinese of each ``what`` a route passes to :func:`require_acting_for` and :func:`require_one_of`."""
+
+
+def _not_what(who: Principal, what: str) -> Exception:
+    return out_of_scope(who, f"this token acts for institution {who.institution_id}, which is not {what}",
+                        f"此令牌代表机构 {who.institution_id}，不是{WHAT_ZH.get(what, what)}")
 
 
 def acts_for(who: Principal, institution_id: UUID | None) -> bool:
@@ -187,14 +204,14 @@ def require_acting_for(who: Principal, institution_id: UUID, what: str) -> None:
     """403 ``institution-scope`` unless ``who`` is admin or acts for ``institution_id``."""
     if who.role is Role.ADMIN or acts_for(who, institution_id):
         return
-    raise out_of_scope(who, f"this token acts for institution {who.institution_id}, which is not {what}")
+    raise _not_what(who, what)
 
 
 def require_one_of(who: Principal, institution_ids: Iterable[UUID], what: str) -> None:
     ids = list(institution_ids)
     if who.role is Role.ADMIN or who.institution_id in ids:
         return
-    raise out_of_scope(who, f"this token acts for institution {who.institution_id}, which is not {what}")
+    raise _not_what(who, what)
 
 
 __all__ = [

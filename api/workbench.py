@@ -61,7 +61,7 @@ async def asset(request: web.Request) -> web.StreamResponse:
     """A file of the workbench folder, by its exact name; anything else is 404."""
     target = ASSETS.get(request.match_info["path"])
     if target is None:
-        raise HTTPProblem(404, "not-found", "Not found", "no such workbench file")
+        raise HTTPProblem(404, "not-found", "Not found", "no such workbench file", detail_zh="没有这个工作台文件")
     return web.FileResponse(target, headers=_headers(CONTENT_TYPES[target.suffix], "no-cache"))
 
 

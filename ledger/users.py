@@ -68,10 +68,13 @@ log = structlog.get_logger(__name__)
 class UserError(ValueError):
     """A user cannot be created or changed as asked; ``kind`` is the problem type, ``field`` the input."""
 
-    def __init__(self, kind: str, detail: str, *, field: str = "", status: int = 422) -> None:
+    def __init__(self, kind: str, detail: str, *, field: str = "", status: int = 422,
+                 detail_zh: str | None = None) -> None:
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
+        self.detail_zh = detail_zh
+        """The detail in Chinese (the API answers it when Chinese is chosen)."""
         self.field = field
         self.status = status
 
@@ -143,9 +146,11 @@ def clean_username(value: str) -> str:
     """NFC, trimmed, 1–64 characters, no control character (the API's input type checks the same)."""
     value = unicodedata.normalize("NFC", value).strip()
     if not value or len(value) > USERNAME_MAX:
-        raise UserError("validation", f"a username has 1 to {USERNAME_MAX} characters", field="username")
+        raise UserError("validation", f"a username has 1 to {USERNAME_MAX} characters", field="username",
+                        detail_zh=f"用户名为 1 至 {USERNAME_MAX} 个字符")
     if any(unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" for c in value):
-        raise UserError("validation", "a username holds no control or format character", field="username")
+        raise UserError("validation", "a username holds no control or format character", field="username",
+                        detail_zh="用户名不能含控制字符或格式字符")
     return value
 
 
@@ -175,7 +180,7 @@ class UserService:
     async def require(self, user_id: uuid.UUID) -> User:
         found = await self.get(user_id)
         if found is None:
-            raise UserError("not-found", f"no user {user_id}", status=404)
+            raise UserError("not-found", f"no user {user_id}", status=404, detail_zh=f"没有用户 {user_id}")
         return found
 
     async def find(self, username: str) -> User | None:
@@ -207,14 +212,15 @@ class UserService:
             role = Role(role)
         except ValueError:
             raise UserError("validation", f"unknown role {role!r}; choose one of "
-                            f"{', '.join(r.value for r in Role)}", field="role") from None
+                            f"{', '.join(r.value for r in Role)}", field="role",
+                            detail_zh=f"未知角色 {role!r}；可选：{'、'.join(r.value for r in Role)}") from None
         if role in SCOPED_ROLES and institution_id is None:
             raise UserError("validation", f"a user with role {role.value} must name the institution it acts for",
-                            field="institution_id")
+                            field="institution_id", detail_zh=f"角色为 {role.value} 的用户须指明其所代表的机构")
         display_name = unicodedata.normalize("NFC", display_name).strip()
         if len(display_name) > DISPLAY_NAME_MAX:
             raise UserError("validation", f"a display name has at most {DISPLAY_NAME_MAX} characters",
-                            field="display_name")
+                            field="display_name", detail_zh=f"显示名称至多 {DISPLAY_NAME_MAX} 个字符")
         made = None
         if password is None:
             password = made = temporary_password()
@@ -233,7 +239,8 @@ class UserService:
             )
         except asyncpg.UniqueViolationError:
             raise UserError("username-taken", f"the username {username!r} is taken (whatever its case)",
-                            field="username", status=409) from None
+                            field="username", status=409,
+                            detail_zh=f"用户名 {username!r} 已被占用（不区分大小写）") from None
         assert row is not None
         user = await self.require(row["id"])
         await record(self._db, K.USER_CREATED, now, user_id=user.id, actor_user_id=actor_user_id,
@@ -249,7 +256,7 @@ class UserService:
             done = await conn.fetchval(
                 "UPDATE users SET disabled_at = coalesce(disabled_at, $2) WHERE id = $1 RETURNING id", user_id, now)
             if done is None:
-                raise UserError("not-found", f"no user {user_id}", status=404)
+                raise UserError("not-found", f"no user {user_id}", status=404, detail_zh=f"没有用户 {user_id}")
             ended = await conn.fetchval(
                 "WITH e AS (UPDATE sessions SET ended_at = $2, end_reason = 'user_disabled' "
                 "WHERE user_id = $1 AND ended_at IS NULL RETURNING 1) SELECT count(*) FROM e", user_id, now)
@@ -267,7 +274,7 @@ class UserService:
             "UPDATE users SET disabled_at = NULL, failed_sign_ins = 0, locked_until = NULL WHERE id = $1 "
             "RETURNING id", user_id)
         if done is None:
-            raise UserError("not-found", f"no user {user_id}", status=404)
+            raise UserError("not-found", f"no user {user_id}", status=404, detail_zh=f"没有用户 {user_id}")
         await record(self._db, K.USER_ENABLED, now, user_id=user_id, actor_user_id=actor_user_id, address=address)
         return await self.require(user_id)
 
@@ -299,7 +306,7 @@ class UserService:
         """The user's own change: the current password, then the rules for the new one."""
         row = await self._db.fetchrow("SELECT username, password_hash FROM users WHERE id = $1", user_id)
         if row is None:
-            raise UserError("not-found", f"no user {user_id}", status=404)
+            raise UserError("not-found", f"no user {user_id}", status=404, detail_zh=f"没有用户 {user_id}")
         if not await _off_loop(self._verify, row["password_hash"], current):
             raise PasswordRejected("password.current_matches",
                                    "当前密码不正确 / the current password is wrong", "current_password")
@@ -403,7 +410,8 @@ class UserService:
         """A new secret for the user to enrol (pending until confirmed); its base32 text and otpauth URI."""
         user = await self.require(user_id)
         if user.totp_enabled:
-            raise UserError("totp-already-enabled", "this user already signs in with a second factor", status=409)
+            raise UserError("totp-already-enabled", "this user already signs in with a second factor", status=409,
+                            detail_zh="此用户已启用双重验证")
         secret = pyotp.random_base32()
         await self._db.execute("UPDATE users SET totp_pending_secret = $2 WHERE id = $1", user_id,
                                await self._seal(user_id, secret))
@@ -413,12 +421,14 @@ class UserService:
         row = await self._db.fetchrow(
             "SELECT totp_pending_secret, totp_enabled FROM users WHERE id = $1", user_id)
         if row is None:
-            raise UserError("not-found", f"no user {user_id}", status=404)
+            raise UserError("not-found", f"no user {user_id}", status=404, detail_zh=f"没有用户 {user_id}")
         if row["totp_enabled"]:
-            raise UserError("totp-already-enabled", "this user already signs in with a second factor", status=409)
+            raise UserError("totp-already-enabled", "this user already signs in with a second factor", status=409,
+                            detail_zh="此用户已启用双重验证")
         secret = await self._unseal(user_id, row["totp_pending_secret"])
         if secret is None:
-            raise UserError("totp-not-started", "start the enrolment first (POST /v1/session/totp)", status=409)
+            raise UserError("totp-not-started", "start the enrolment first (POST /v1/session/totp)", status=409,
+                            detail_zh="请先开始设置双重验证（POST /v1/session/totp）")
         now = self.clock()
         step = self._matching_step(secret, code, now, None)
         if step is None:

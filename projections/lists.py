@@ -46,7 +46,12 @@ DEFAULT_LIMIT = 50
 
 
 class ListQueryError(StatisticsQueryError):
-    """A list argument is not acceptable; ``field`` names it (the API answers 422)."""
+    """A list argument is not acceptable; ``field`` names it (the API answers 422), ``detail_zh`` says
+    why in Chinese."""
+
+    def __init__(self, field: str, detail: str, detail_zh: str | None = None) -> None:
+        super().__init__(field, detail)
+        self.detail_zh = detail_zh
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,8 @@ def _typed(value: Any, type_: str) -> Any:
 def decode_cursor(cursor: str, sort: str, type_: str, key: Key = (("", "uuid"),)) -> tuple[Any, ...]:
     """The cursor's last sort value and row key; ``ListQueryError`` naming ``cursor`` if it is not one of ours."""
     def bad(detail: str) -> ListQueryError:
-        return ListQueryError("cursor", f"not a cursor of this list: {detail}; start again without one")
+        return ListQueryError("cursor", f"not a cursor of this list: {detail}; start again without one",
+                              f"不是此列表的游标（{detail}）；请不带游标重新开始")
 
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -163,9 +169,10 @@ class Page:
 
 def _check_page(page: Page, sorts: dict[str, tuple[str, str]]) -> None:
     if page.sort not in sorts:
-        raise ListQueryError("sort", f"{page.sort!r} is not one of {', '.join(sorts)}")
+        raise ListQueryError("sort", f"{page.sort!r} is not one of {', '.join(sorts)}",
+                             f"{page.sort!r} 不是可选排序之一：{'、'.join(sorts)}")
     if not 1 <= page.limit <= MAX_LIMIT:
-        raise ListQueryError("limit", f"between 1 and {MAX_LIMIT}")
+        raise ListQueryError("limit", f"between 1 and {MAX_LIMIT}", f"取 1 至 {MAX_LIMIT}")
 
 
 def like_pattern(text: str) -> str:
@@ -220,7 +227,7 @@ async def read_page(
 
 def value_range(sql: Sql, where: list[str], column: str, type_: str, names: tuple[str, str], low: Any, high: Any) -> None:
     if low is not None and high is not None and low > high:
-        raise ListQueryError(names[0], f"{low} is after {names[1]} {high}")
+        raise ListQueryError(names[0], f"{low} is after {names[1]} {high}", f"{low} 晚于 {names[1]} {high}")
     if low is not None:
         where.append(f"{column} >= {sql.param(low, type_)}")
     if high is not None:
@@ -235,7 +242,7 @@ def equal(sql: Sql, where: list[str], column: str, type_: str, value: Any) -> No
 def text_search(sql: Sql, where: list[str], column: str, q: str | None) -> None:
     if q is not None and q.strip():
         if "\x00" in q:
-            raise ListQueryError("q", "contains a NUL character")
+            raise ListQueryError("q", "contains a NUL character", "含有 NUL 字符")
         where.append(f"{column} ILIKE {sql.param(like_pattern(q.strip()), 'text')}")
 
 
@@ -253,7 +260,8 @@ def recorded_by_filter(sql: Sql, where: list[str], who: Viewer, condition: str, 
     if actor is None:
         return
     if who.role == "regulator":
-        raise ListQueryError("recorded_by", "a regulator's token does not filter by who recorded")
+        raise ListQueryError("recorded_by", "a regulator's token does not filter by who recorded",
+                             "监管部门的令牌不能按记录人筛选")
     where.append(f"EXISTS (SELECT 1 FROM events e WHERE e.actor_id = {sql.param(actor, 'uuid')} AND {condition})")
 
 

@@ -56,7 +56,8 @@ def _key(sql: Sql, who: Viewer, record: str, text: str) -> Key:
 def _no_person_search(who: Viewer, name: str, value: str | None) -> None:
     """A regulator sees inventors only as pseudonyms, so it cannot ask whether a named person is one."""
     if value is not None and who.role == "regulator":
-        raise ListQueryError(name, "a regulator's token does not filter by a person's name")
+        raise ListQueryError(name, "a regulator's token does not filter by a person's name",
+                             "监管部门的令牌不能按个人姓名筛选")
 
 
 def _flag(where: list[str], value: bool | None, condition: str) -> None:

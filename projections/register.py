@@ -27,6 +27,20 @@ REGISTER_COLUMNS = (
     "listings", "first_listed_on", "first_transferred_on", "first_way", "transfers",
 )
 
+REGISTER_DEFINITION: dict[str, str] = {
+    "title": "Register of achievements (成果登记台账)",
+    "formula": "one row per achievement; transferred = first transfer date and way (转让, 许可, "
+    "先使用后付费 conversion, 作价投资)",
+    "scope": "Achievements the institution registered as their first named owner, whoever owns "
+    "them now (an assigned achievement stays in the register with its transfer). ",
+    "date_basis": "registration date orders the register; every event recorded up to the "
+    "positions below",
+    "status_basis": "every registered achievement, lapsed ones included (lapsed_on)",
+    "currency": "none (no amounts)",
+}
+"""The register's definition (统计口径) in English; projections/definitions_zh.py has its Chinese.
+The scope is followed by ``definitions.TRANSFERRED``."""
+
 
 def _uuid(value: UUID | str, name: str) -> UUID:
     try:
@@ -68,15 +82,12 @@ async def achievement_register(db: Db, *, institution_id: UUID | str) -> dict[st
         },
         "definition": definition(
             figure="achievement_register",
-            title="成果登记台账 (register of achievements)",
-            formula="one row per achievement; transferred = first transfer date and way (转让, 许可, "
-            "先使用后付费 conversion, 作价投资)",
-            scope="Achievements the institution registered as their first named owner, whoever owns "
-            "them now (an assigned achievement stays in the register with its transfer). " + TRANSFERRED,
-            date_basis="registration date orders the register; every event recorded up to the "
-            "positions below",
-            status_basis="every registered achievement, lapsed ones included (lapsed_on)",
-            currency="none (no amounts)",
+            title=REGISTER_DEFINITION["title"],
+            formula=REGISTER_DEFINITION["formula"],
+            scope=REGISTER_DEFINITION["scope"] + TRANSFERRED,
+            date_basis=REGISTER_DEFINITION["date_basis"],
+            status_basis=REGISTER_DEFINITION["status_basis"],
+            currency=REGISTER_DEFINITION["currency"],
             as_of_position=min(positions.values()),
             as_of_positions=positions,
         ),

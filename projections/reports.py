@@ -25,6 +25,69 @@ CONTRACT_KINDS = (
 TRANSFER_KINDS = ("assignment", "licence", "ufpl_licence", "equity_contribution")
 INCOME_CATEGORIES = ("running_royalty", "other", "cashed_in_equity", "dividend")
 
+ANNUAL_DEFINITION: dict[str, str] = {
+    "title": "Annual transformation report (Law on Promoting the Transformation of Scientific and "
+             "Technological Achievements, Art. 21)",
+    "formula": (
+        "achievements_transferred: distinct achievements per way (assignment 转让, licence "
+        "许可, UFPL conversion 先使用后付费, equity 作价投资) transferred in the year by "
+        "contracts whose lead seller is the institution, total = distinct achievements; "
+        "contracts: count and Σ contract / transaction / registered value by kind; income: "
+        "Σ income received by category; distribution: receipts allocated in the year, "
+        "inventor awards allocated (persons = distinct inventors), cash awards paid in the "
+        "year, shares awarded in the year"
+    ),
+    "scope": (
+        "Contracts on which the institution is a seller (any seller; CNY only); income and "
+        "transfers booked to the institution as lead seller or holder of the equity; "
+        "receipts, awards and share awards of the institution. "
+    ),
+    "date_basis": (
+        "calendar year: transfers by transfer date, contracts by signing date, income by "
+        "receipt date, allocations by receipt date, award payments by payment date, share "
+        "awards by award date"
+    ),
+    "status_basis": "contracts signed or later (terminated ones included); drafts never",
+    "currency": "CNY; amounts in fen",
+}
+"""The annual report's definition (统计口径) in English; projections/definitions_zh.py has its Chinese.
+The scope is followed by ``definitions.TRANSFERRED``."""
+
+AUTM_DEFINITION: dict[str, str] = {
+    "title": "AUTM-style licensing summary",
+    "formula": (
+        "licences executed = licence and UFPL-licence contracts signed in the year (an "
+        "option is not a separate contract kind in the ledger); exclusive = exclusive 独占 "
+        "or sole 排他 licences, non-exclusive = 普通; to start-ups = licensee is a company "
+        "formed around one of the institution's licences or contributions (below), else by the "
+        "licensee's size: small = "
+        "medium, small or micro enterprises (AUTM: < 500 employees), large = large "
+        "enterprises, others = not enterprises; licences containing equity = equity-"
+        "contribution contracts (作价投资) signed in the year; running royalties = receipts "
+        "settling royalty due items reported on sales, profit or added value; cashed-in "
+        "equity = SharesSold proceeds (cash actually received); other = entry fees, "
+        "installments, milestone payments and minimum-royalty top-ups, insurance "
+        "compensation, and dividends; start-ups formed = companies established (registered) in "
+        "the year that signed a licence, UFPL licence or equity contribution (作价投资) with "
+        "the institution within a year of their establishment: the proxy for AUTM's "
+        "'start-up companies dependent upon the licensing of the institution's technology "
+        "for initiation' (AUTM Licensing Activity Survey, definitions). A company formed "
+        "earlier that receives a contribution later is not a start-up of the later year; "
+        "one whose licence is recorded after the year ends is added to its year (a restatement)"
+    ),
+    "scope": (
+        "Licence income on assignment, licence, UFPL licence and equity-contribution "
+        "contracts (development, consulting and service fees are not licence income), "
+        "booked to the lead seller or the holding institution"
+    ),
+    "date_basis": "calendar year: contracts by signing date, income by receipt date, "
+    "start-ups by the company's establishment date",
+    "status_basis": "contracts signed or later (terminated ones included); drafts never",
+    "currency": "CNY; amounts in fen",
+}
+"""The AUTM summary's definition in English; its scope is followed by ``; institution <id>`` or
+``; every institution``."""
+
 
 def _uuid(value: UUID | str, name: str) -> UUID:
     try:
@@ -113,7 +176,7 @@ async def annual_report(db: Db, *, institution_id: UUID | str, year: int) -> dic
         income_by[r["category"]] = int(r["amount"])
     return {
         "report": "annual_transformation_report",
-        "title": "科技成果转化年度报告 (促进科技成果转化法 第21条)",
+        "title": ANNUAL_TITLE[0],
         "institution": {
             "id": str(inst),
             "name": who["name"] if who else None,
@@ -146,28 +209,12 @@ async def annual_report(db: Db, *, institution_id: UUID | str, year: int) -> dic
         },
         "definition": definition(
             figure="annual_transformation_report",
-            title="科技成果转化年度报告",
-            formula=(
-                "achievements_transferred: distinct achievements per way (assignment 转让, licence "
-                "许可, UFPL conversion 先使用后付费, equity 作价投资) transferred in the year by "
-                "contracts whose lead seller is the institution, total = distinct achievements; "
-                "contracts: count and Σ contract / transaction / registered value by kind; income: "
-                "Σ income received by category; distribution: receipts allocated in the year, "
-                "inventor awards allocated (persons = distinct inventors), cash awards paid in the "
-                "year, shares awarded in the year"
-            ),
-            scope=(
-                "Contracts on which the institution is a seller (any seller; CNY only); income and "
-                "transfers booked to the institution as lead seller or holder of the equity; "
-                "receipts, awards and share awards of the institution. " + TRANSFERRED
-            ),
-            date_basis=(
-                "calendar year: transfers by transfer date, contracts by signing date, income by "
-                "receipt date, allocations by receipt date, award payments by payment date, share "
-                "awards by award date"
-            ),
-            status_basis="contracts signed or later (terminated ones included); drafts never",
-            currency="CNY; amounts in fen",
+            title=ANNUAL_DEFINITION["title"],
+            formula=ANNUAL_DEFINITION["formula"],
+            scope=ANNUAL_DEFINITION["scope"] + TRANSFERRED,
+            date_basis=ANNUAL_DEFINITION["date_basis"],
+            status_basis=ANNUAL_DEFINITION["status_basis"],
+            currency=ANNUAL_DEFINITION["currency"],
             as_of_position=min(positions.values()),
             as_of_positions=positions,
         ),
@@ -239,7 +286,7 @@ async def autm_report(db: Db, *, year: int, institution_id: UUID | str | None = 
     other = sum(other_breakdown.values())
     return {
         "report": "autm_summary",
-        "title": "AUTM-style licensing summary",
+        "title": AUTM_TITLE[1],
         "year": year,
         "institution_id": str(inst) if inst else None,
         "licences_and_options_executed": executed,
@@ -254,40 +301,112 @@ async def autm_report(db: Db, *, year: int, institution_id: UUID | str | None = 
         "startups_formed": int(startups),
         "definition": definition(
             figure="autm_summary",
-            title="AUTM-style licensing summary",
-            formula=(
-                "licences executed = licence and UFPL-licence contracts signed in the year (an "
-                "option is not a separate contract kind in the ledger); exclusive = exclusive 独占 "
-                "or sole 排他 licences, non-exclusive = 普通; to start-ups = licensee is a company "
-                "formed around one of the institution's licences or contributions (below), else by the "
-                "licensee's size: small = "
-                "medium, small or micro enterprises (AUTM: < 500 employees), large = large "
-                "enterprises, others = not enterprises; licences containing equity = equity-"
-                "contribution contracts (作价投资) signed in the year; running royalties = receipts "
-                "settling royalty due items reported on sales, profit or added value; cashed-in "
-                "equity = SharesSold proceeds (cash actually received); other = entry fees, "
-                "installments, milestone payments and minimum-royalty top-ups, insurance "
-                "compensation, and dividends; start-ups formed = companies established (registered) in "
-                "the year that signed a licence, UFPL licence or equity contribution (作价投资) with "
-                "the institution within a year of their establishment: the proxy for AUTM's "
-                "'start-up companies dependent upon the licensing of the institution's technology "
-                "for initiation' (AUTM Licensing Activity Survey, definitions). A company formed "
-                "earlier that receives a contribution later is not a start-up of the later year; "
-                "one whose licence is recorded after the year ends is added to its year (a restatement)"
-            ),
-            scope=(
-                "Licence income on assignment, licence, UFPL licence and equity-contribution "
-                "contracts (development, consulting and service fees are not licence income), "
-                "booked to the lead seller or the holding institution"
-                + (f"; institution {inst}" if inst else "; every institution")
-            ),
-            date_basis="calendar year: contracts by signing date, income by receipt date, "
-            "start-ups by the company's establishment date",
-            status_basis="contracts signed or later (terminated ones included); drafts never",
-            currency="CNY; amounts in fen",
+            title=AUTM_DEFINITION["title"],
+            formula=AUTM_DEFINITION["formula"],
+            scope=AUTM_DEFINITION["scope"] + (f"; institution {inst}" if inst else "; every institution"),
+            date_basis=AUTM_DEFINITION["date_basis"],
+            status_basis=AUTM_DEFINITION["status_basis"],
+            currency=AUTM_DEFINITION["currency"],
             as_of_position=position,
         ),
     }
+
+
+# --- section titles and item labels, in Chinese and English ----------------------------------------
+
+ANNUAL_TITLE = ("科技成果转化年度报告（《促进科技成果转化法》第二十一条）",
+                "Annual report on the transformation of scientific and technological achievements "
+                "(Law on Promoting the Transformation of Scientific and Technological Achievements, Art. 21)")
+AUTM_TITLE = ("AUTM 式许可活动统计摘要", "AUTM-style licensing summary")
+TITLES: dict[str, tuple[str, str]] = {"annual_transformation_report": ANNUAL_TITLE, "autm_summary": AUTM_TITLE}
+
+SECTIONS: dict[str, tuple[str, str]] = {
+    # 科技成果转化年度报告: the sections a public institution files (促进科技成果转化法 第二十一条)
+    "institution": ("报告单位", "Reporting institution"),
+    "year": ("报告年度", "Year"),
+    "achievements_transferred": ("一、科技成果转化总体情况", "I. Overall transformation of achievements"),
+    "contracts": ("二、科技成果转化合同情况（转让、许可、作价投资）",
+                  "II. Transformation contracts (assignment, licence, equity investment)"),
+    "income": ("三、科技成果转化收入情况", "III. Income from transformation"),
+    "distribution": ("四、收益分配与奖励情况（对完成、转化职务科技成果作出重要贡献人员的奖励）",
+                     "IV. Income distribution and awards (to persons who made important contributions to "
+                     "completing and transforming service achievements)"),
+    # AUTM-style summary
+    "institution_id": ("机构", "Institution"),
+    "licences_and_options_executed": ("签订的许可（含期权）", "Licences and options executed"),
+    "licences_containing_equity": ("含股权的许可（作价投资）", "Licences containing equity"),
+    "licence_income_fen": ("许可收入", "Licence income"),
+    "startups_formed": ("新设初创企业", "Start-ups formed"),
+}
+"""Each section of the reports: its title in Chinese and in English (downloads name sheets by them)."""
+
+SHEETS: dict[str, tuple[str, str]] = {
+    "institution": ("报告单位", "Institution"),
+    "achievements_transferred": ("一、科技成果转化总体情况", "I. Overall transformation"),
+    "contracts": ("二、科技成果转化合同情况", "II. Contracts"),
+    "income": ("三、科技成果转化收入情况", "III. Income"),
+    "distribution": ("四、收益分配与奖励情况", "IV. Distribution and awards"),
+    "licences_and_options_executed": ("签订的许可（含期权）", "Licences and options executed"),
+    "licence_income_fen": ("许可收入", "Licence income"),
+}
+"""A section's sheet name (at most 31 characters: the title without its parenthesis)."""
+
+ITEMS: dict[str, tuple[str, str]] = {
+    "id": ("编号", "id"), "name": ("名称", "name"), "kind": ("类型", "kind"), "region": ("地区", "region"),
+    "public": ("公立", "public"), "total": ("合计", "total"), "local": ("本地转化", "local"),
+    "by_way": ("按转化方式", "by way"), "local_by_way": ("本地转化按转化方式", "local, by way"),
+    "assignment": ("转让", "assignment"), "licence": ("许可", "licence"), "ufpl": ("先使用后付费", "UFPL"),
+    "equity": ("作价投资", "equity"), "by_kind": ("按合同类别", "by kind"),
+    "ufpl_licence": ("先使用后付费许可", "UFPL licence"), "equity_contribution": ("作价投资", "equity contribution"),
+    "development": ("技术开发", "development"), "consulting": ("技术咨询", "consulting"),
+    "service": ("技术服务", "service"), "count": ("合同份数", "contracts"),
+    "contract_value_fen": ("合同成交额", "contract value"),
+    "transaction_value_fen": ("技术交易额", "transaction value"),
+    "registered_count": ("登记合同数", "registered contracts"), "registered_value_fen": ("登记额", "registered value"),
+    "by_category_fen": ("按收入类别", "by category"), "running_royalty": ("提成收入", "running royalty"),
+    "other": ("其他", "other"), "cashed_in_equity": ("股权变现收入", "cashed-in equity"),
+    "dividend": ("分红", "dividend"), "total_fen": ("合计", "total"), "receipts": ("收款笔数", "receipts"),
+    "received_fen": ("收入", "received"), "deducted_fen": ("扣除", "deducted"),
+    "net_income_fen": ("净收入", "net income"),
+    "allocated_to_inventors": ("分配给成果完成人", "allocated to inventors"), "persons": ("人数", "persons"),
+    "amount_fen": ("金额", "amount"), "cash_awards_paid": ("已发放现金奖励", "cash awards paid"),
+    "paid_after_deadline_fen": ("其中逾期发放", "paid after the deadline"),
+    "share_awards": ("股权奖励", "share awards"), "shares": ("股数", "shares"),
+    "exclusive": ("独占或排他许可", "exclusive"), "non_exclusive": ("普通许可", "non-exclusive"),
+    "to_startups": ("许可给初创企业", "to start-ups"), "to_small_companies": ("许可给中小微企业", "to small companies"),
+    "to_large_companies": ("许可给大型企业", "to large companies"), "to_others": ("许可给其他", "to others"),
+    "running_royalties": ("提成收入", "running royalties"), "other_breakdown": ("其他收入构成", "other, by kind"),
+    "fixed_and_milestone_payments": ("固定及里程碑付款", "fixed and milestone payments"),
+    "insurance_compensation": ("保险先行赔付", "insurance compensation"), "dividends": ("分红", "dividends"),
+}
+"""The label of each part of an item's path (``by_kind.licence.count`` → 按合同类别·许可·合同份数)."""
+
+SKIPPED = frozenset({"report", "title", "definition", "definition_zh", "definition_en", "sections", "labels"})
+
+
+def pick(texts: tuple[str, str], lang: str) -> str:
+    return texts[0] if lang == "zh" else texts[1]
+
+
+def item_label(path: str, lang: str) -> str:
+    """An item's label in ``lang``: its path's parts' labels joined (a part without one stays as it is)."""
+    joint = "·" if lang == "zh" else " · "
+    return joint.join(pick(ITEMS.get(part, (part, part)), lang) for part in path.split("."))
+
+
+def localize_report(report: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The report with its ``title`` in ``lang``, and ``sections`` (each section's title) and ``labels``
+    (each item's label, by ``section.item``) in ``lang``; the figures are unchanged."""
+    out = dict(report)
+    if report.get("report") in TITLES:
+        out["title"] = pick(TITLES[report["report"]], lang)
+    out["sections"] = {key: pick(SECTIONS[key], lang) for key in report if key in SECTIONS}
+    out["labels"] = {
+        f"{key}.{path}": item_label(path, lang)
+        for key, value in report.items() if key not in SKIPPED and isinstance(value, dict)
+        for path, _ in _flatten("", value)
+    }
+    return out
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -309,26 +428,37 @@ def _unit(path: str) -> str:
     return "count"
 
 
-def report_csv(report: dict[str, Any]) -> str:
-    """A report as CSV: ``section,item,value,unit`` per figure, then the definition lines."""
+UNITS: dict[str, tuple[str, str]] = {"fen": ("分", "fen"), "shares": ("股", "shares"), "count": ("计数", "count")}
+CSV_HEADER: dict[str, list[str]] = {"zh": ["部分", "项目代码", "项目", "数值", "单位"],
+                                    "en": ["section", "item", "label", "value", "unit"]}
+DEFINITION_LABEL: dict[str, str] = {"zh": "统计口径", "en": "definition"}
+
+
+def report_csv(report: dict[str, Any], lang: str = "zh") -> str:
+    """A report as CSV in ``lang``: ``section,item,label,value,unit`` per figure (the section's title,
+    the item's code and its label), then the definition lines."""
+    lang = "zh" if lang == "zh" else "en"
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["section", "item", "value", "unit"])
-    skip = {"report", "title", "definition"}
+    writer.writerow(CSV_HEADER[lang])
     for key, value in report.items():
-        if key in skip:
+        if key in SKIPPED:
             continue
+        title = pick(SECTIONS.get(key, (key, key)), lang)
         for path, leaf in _flatten("", value):
-            writer.writerow([key, path, "" if leaf is None else leaf, _unit(f"{key}.{path}")])
+            counted = isinstance(leaf, int) and not isinstance(leaf, bool) and key != "year"
+            unit = pick(UNITS[_unit(f"{key}.{path}")], lang) if counted else ""
+            writer.writerow([title, path, item_label(path, lang) if path else title,
+                             "" if leaf is None else leaf, unit])
     for key, value in report["definition"].items():
         for path, leaf in _flatten("", value):
-            writer.writerow(["definition", f"{key}.{path}" if path else key, leaf, ""])
+            writer.writerow([DEFINITION_LABEL[lang], f"{key}.{path}" if path else key, "", leaf, ""])
     return out.getvalue()
 
 
-def annual_report_csv(report: dict[str, Any]) -> str:
-    return report_csv(report)
+def annual_report_csv(report: dict[str, Any], lang: str = "zh") -> str:
+    return report_csv(report, lang)
 
 
-def autm_report_csv(report: dict[str, Any]) -> str:
-    return report_csv(report)
+def autm_report_csv(report: dict[str, Any], lang: str = "zh") -> str:
+    return report_csv(report, lang)

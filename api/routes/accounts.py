@@ -31,7 +31,7 @@ from api.auth import (
     session_of,
     set_session_cookie,
 )
-from api.problems import HTTPProblem, forbidden, too_many_requests, unprocessable
+from api.problems import HTTPProblem, forbidden, split_bilingual, too_many_requests, unprocessable
 from api.routing import ANY_ROLE, PUBLIC, Call, Reply, RouteRegistry
 from domain.inputs import Label, Name
 from ledger.passwords import Password, PasswordRejected, TotpCode, Username
@@ -198,16 +198,18 @@ class SecurityEventPage(BaseModel):
 
 
 def _problem(exc: UserError | PasswordRejected) -> HTTPProblem:
+    """The problem of a refused account change; its detail in the request's language (``detail_zh``)."""
     if isinstance(exc, PasswordRejected):
-        return unprocessable([{"field": exc.field, "rule": exc.rule, "detail": exc.detail, "in": "body"}],
-                             exc.detail)
+        detail, detail_zh = split_bilingual(exc.detail)  # "中文 / English", as ledger/passwords.py words it
+        return unprocessable([{"field": exc.field, "rule": exc.rule, "detail": detail, "in": "body",
+                               "detail_zh": detail_zh}], detail, detail_zh=detail_zh)
     if exc.field:
         errors = [{"field": exc.field, "rule": exc.kind if "." in exc.kind else f"validation.{exc.kind}",
-                   "detail": exc.detail, "in": "body"}]
+                   "detail": exc.detail, "in": "body", "detail_zh": exc.detail_zh}]
         if exc.status == 422:
-            return unprocessable(errors, exc.detail)
-        return HTTPProblem(exc.status, exc.kind, "Refused", exc.detail, errors=errors)
-    return HTTPProblem(exc.status, exc.kind, "Refused", exc.detail)
+            return unprocessable(errors, exc.detail, detail_zh=exc.detail_zh)
+        return HTTPProblem(exc.status, exc.kind, "Refused", exc.detail, detail_zh=exc.detail_zh, errors=errors)
+    return HTTPProblem(exc.status, exc.kind, "Refused", exc.detail, detail_zh=exc.detail_zh)
 
 
 def _next_step(user: User) -> Literal["none", "change_password", "enrol_totp"]:
@@ -234,7 +236,8 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 def _needs_user(who: Principal) -> UUID:
     if who.user_id is None:
         raise HTTPProblem(409, "not-a-user", "Refused",
-                          "this needs a signed-in person (or a person's token), not a machine token")
+                          "this needs a signed-in person (or a person's token), not a machine token",
+                          detail_zh="此操作须由已登录的个人（或个人令牌）进行，不能使用机器令牌")
     return who.user_id
 
 
@@ -242,7 +245,8 @@ def _needs_session(request: web.Request, who: Principal) -> Session:
     session = session_of(request)
     if session is None:
         raise HTTPProblem(409, "session-required", "Refused",
-                          "this is done in a browser session (sign in at /sign-in), not with a token")
+                          "this is done in a browser session (sign in at /sign-in), not with a token",
+                          detail_zh="此操作须在浏览器会话中进行（在 /sign-in 登录），不能使用令牌")
     return session
 
 
@@ -264,10 +268,12 @@ async def sign_in(call: Call[SignIn, None]) -> web.StreamResponse:
     client = client_address(request)
     wait = limiter.retry_after(client)
     if wait is not None:
-        raise too_many_requests(wait, f"too many failed attempts from this address; retry in {wait} s")
+        raise too_many_requests(wait, f"too many failed attempts from this address; retry in {wait} s",
+                                detail_zh=f"此地址的失败尝试次数过多，请 {wait} 秒后重试")
     origin = request.headers.get("Origin")
     if origin is not None and host_of(origin) != request_host(request):
-        raise forbidden("csrf-check-failed", "a sign-in from another site is refused (Origin)")
+        raise forbidden("csrf-check-failed", "a sign-in from another site is refused (Origin)",
+                        detail_zh="拒绝来自其他站点的登录（Origin）")
     from ledger.users import SignInRefused
 
     body = call.body
@@ -423,7 +429,8 @@ async def revoke_token(call: Call[None, None]) -> Revocation:
     db = request.app[SESSIONS].db
     owner = await db.fetchrow("SELECT user_id FROM api_tokens WHERE id = $1", token_id)
     if owner is None or (who.role is not Role.ADMIN and (who.user_id is None or owner["user_id"] != who.user_id)):
-        raise HTTPProblem(404, "not-found", "Not found", f"no token {token_id} of yours")
+        raise HTTPProblem(404, "not-found", "Not found", f"no token {token_id} of yours",
+                          detail_zh=f"没有您的令牌 {token_id}")
     revoked = await request.app[TOKENS].revoke(token_id)
     if revoked:
         await record(db, SecurityEventKind.TOKEN_REVOKED, request.app[SESSIONS].clock(),

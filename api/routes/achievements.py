@@ -96,12 +96,13 @@ async def _owner(who: Principal, uow: UnitOfWork, cmd: Any, achievement: Achieve
     if not sees_achievement(who, achievement):
         raise hidden(Achievement, achievement.id)
     if who.role is Role.OPERATOR or who.institution_id not in achievement.owner_ids:
-        raise out_of_scope(who, "only a current owner of the achievement changes it")
+        raise out_of_scope(who, "only a current owner of the achievement changes it", "只有成果的现权利人才能修改它")
 
 
 def _own_exchange(who: Principal, cmd: ach.ListOnExchange | ach.Delist) -> None:
     if who.role is Role.OPERATOR and cmd.exchange_id != who.institution_id:
-        raise out_of_scope(who, f"an exchange's token lists on its own exchange only ({who.institution_id})")
+        raise out_of_scope(who, f"an exchange's token lists on its own exchange only ({who.institution_id})",
+                           f"交易所的令牌只能在本交易所挂牌（{who.institution_id}）")
 
 
 async def _lister(who: Principal, uow: UnitOfWork, cmd: Any, achievement: Achievement) -> None:

@@ -170,7 +170,7 @@ async def _check_terms(who: Principal, uow: UnitOfWork, terms: ContractTerms) ->
         require_one_of(who, terms.seller_ids, "among the sellers (terms.seller_ids)")
     elif who.role is Role.OPERATOR and not await handled_by_exchange(who, terms.achievement_ids, uow.get):
         raise out_of_scope(who, "none of the contract's achievements was listed on this exchange "
-                                f"({who.institution_id})")
+                                f"({who.institution_id})", f"合同的成果均未在本交易所（{who.institution_id}）挂牌")
 
 
 async def _drafts(who: Principal, uow: UnitOfWork, cmd: con.DraftContract, _: None) -> None:
@@ -184,7 +184,8 @@ async def _party(who: Principal, uow: UnitOfWork, cmd: Any, contract: Technology
     buyer_may = is_party(who, contract) and type(cmd) in BUYER_COMMANDS
     if who.role is Role.INSTITUTION and not seller and not buyer_may:
         raise out_of_scope(who, "the buyer records only royalty reports and licensee revenue; "
-                                "the rest is recorded by a seller")
+                                "the rest is recorded by a seller",
+                           "买方只记录提成报告和被许可方营收，其余由卖方记录")
     if isinstance(cmd, con.AmendTerms):
         await _check_terms(who, uow, cmd.terms)
 

@@ -176,7 +176,8 @@ async def implementer(who: Principal, uow: UnitOfWork, cmd: Any, implementation:
     if not sees_self_implementation(who, implementation):
         raise hidden(SelfImplementation, implementation.id)
     if not acts_for(who, implementation.institution_id):
-        raise out_of_scope(who, "the partner sees a cooperative implementation; the institution records it")
+        raise out_of_scope(who, "the partner sees a cooperative implementation; the institution records it",
+                           "合作方只能查看合作实施，由本单位记录")
 
 
 command_route(

@@ -135,7 +135,8 @@ def _last_event_id(request: web.Request, default: int) -> int:
     value = value.strip()
     if not value.isdigit() or len(value) > 18:
         raise HTTPProblem(400, "invalid-header", "Bad request",
-                          "Last-Event-ID must be a log position (the id of the last event received)")
+                          "Last-Event-ID must be a log position (the id of the last event received)",
+                          detail_zh="Last-Event-ID 须为日志位置（收到的最后一个事件的 id）")
     return int(value)
 
 
@@ -181,6 +182,7 @@ async def stream_events(call: Call[None, StreamQuery]) -> web.StreamResponse:
     if slots.open >= settings.max_event_streams:
         raise HTTPProblem(503, "too-many-streams", "Service unavailable",
                           f"the server already serves {slots.open} event streams; retry later",
+                          detail_zh=f"服务器已在提供 {slots.open} 个事件流，请稍后重试",
                           headers={"Retry-After": "5"})
     slots.open += 1
     response = web.StreamResponse(headers={

@@ -156,7 +156,8 @@ async def _read_file(request: web.Request) -> bytes:
         size += len(chunk)
         if size > MAX_IMPORT_BYTES:
             raise HTTPProblem(413, "payload-too-large", "Payload too large",
-                              f"an import file is at most {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
+                              f"an import file is at most {MAX_IMPORT_BYTES // (1024 * 1024)} MiB",
+                              detail_zh=f"导入文件最大为 {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
         chunks.append(chunk)
     return b"".join(chunks)  # an empty body is an empty file: the job reports it
 
@@ -168,7 +169,8 @@ def _own(call: Call[Any, Any], job_id: UUID) -> ImportJob:
         job.owner.role == who.role and job.owner.institution_id == who.institution_id
         and job.owner.user_id == who.user_id))
     if job is None or not mine:
-        raise HTTPProblem(404, "not-found", "Not found", f"no import job {job_id} of yours")
+        raise HTTPProblem(404, "not-found", "Not found", f"no import job {job_id} of yours",
+                          detail_zh=f"没有您的导入任务 {job_id}")
     return job
 
 
@@ -217,7 +219,8 @@ async def get_import_report(call: Call[None, None]) -> web.Response:
     """The job's report as a workbook: issues (row, column, rule, message) and a summary."""
     job = _own(call, call.path.job_id)
     if job.report is None:
-        raise HTTPProblem(409, "import-running", "Not finished", "the job has not finished; poll it first")
+        raise HTTPProblem(409, "import-running", "Not finished", "the job has not finished; poll it first",
+                          detail_zh="任务尚未完成，请先查询其状态")
     return web.Response(body=report_xlsx(job.report, job.lang), content_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="import-{job.kind}-report-{str(job.id)[:8]}.xlsx"'})
 

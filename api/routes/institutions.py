@@ -49,7 +49,8 @@ def institution_view(institution: Institution) -> InstitutionView:
 def _registers_itself(who: Principal, cmd: inst.RegisterInstitution) -> None:
     if cmd.id is None or cmd.id != who.institution_id:
         raise out_of_scope(who, "an institution token registers only its own institution: "
-                                f"send id {who.institution_id}")
+                                f"send id {who.institution_id}",
+                           f"机构令牌只能登记本机构：请发送 id {who.institution_id}")
 
 
 async def _own_record(who: Principal, uow: UnitOfWork, cmd: Any, institution: Institution) -> None:

@@ -206,7 +206,7 @@ async def serve_list(call: Call[None, Any], run: Callable[..., Awaitable[dict[st
         page = await run(call.ledger.store.pool, who, Page(q.sort, q.cursor, q.limit), **filters)
     except ListQueryError as exc:
         raise unprocessable([{"field": exc.field, "in": "query", "rule": "list_query_valid",
-                              "detail": exc.detail}]) from exc
+                              "detail": exc.detail, "detail_zh": exc.detail_zh}]) from exc
     return Reply(page, headers={POSITION_HEADER: str(page["as_of_position"])})
 
 

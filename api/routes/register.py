@@ -58,5 +58,6 @@ async def get_achievement_register(call: Call[None, RegisterQuery]) -> Any:
         names = {str(institution.id): institution.name}
         shown = figures_for(call.regulator, result)
         return download(call.query.format, figure_tables(shown, names), shown["definition"],
-                        _filename("achievement-register", str(institution.id)[:8]), headers)
+                        _filename("achievement-register", str(institution.id)[:8]), headers,
+                        lang=language_of(call.request))
     return Reply(Figures.model_validate({**result, "institution_name": institution.name}), headers=headers)

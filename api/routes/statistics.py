@@ -20,6 +20,7 @@ them in place of the one here; the route, its models and its tests stay.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
@@ -224,7 +225,8 @@ async def get_contract_value(call: Call[None, ContractValueQuery]) -> Any:
         by = q.period if q.group_by is GroupBy.period else q.group_by.value
         definition = {**body.definition.model_dump(), "as_of_position": position}
         return download(q.format, contract_value_tables(model_for(call.regulator, body)), definition,
-                        _filename("contract-value", "" if by == "none" else f"by-{by}"), headers)
+                        _filename("contract-value", "" if by == "none" else f"by-{by}"), headers,
+                        lang=language_of(call.request))
     return Reply(body, headers=headers)
 
 
@@ -356,23 +358,50 @@ async def _figures(call: Call[Any, Any], min_position: int | None, run: Any,
     try:
         result = await run(pool)
     except StatisticsQueryError as exc:
-        raise unprocessable([{"field": exc.field, "rule": "statistics_query_valid", "detail": str(exc)}]) from exc
-    if not isinstance(result, str):  # 统计口径 in the request's language (projections/definitions_zh.py)
-        result = localize(result, language_of(call.request))
+        raise unprocessable([{"field": exc.field, "rule": "statistics_query_valid", "detail": str(exc),
+                              "detail_zh": _query_detail_zh(exc)}]) from exc
+    lang = language_of(call.request)
+    # 统计口径 in the request's language (projections/definitions_zh.py); a report's titles and labels too
+    result = localize(result, lang)
     headers = {PROJECTION_HEADER: str(position)}
-    if isinstance(result, str):  # a report's own CSV (projections/reports.py)
-        return web.Response(text=result, content_type="text/csv", charset="utf-8", headers={
-            **headers, "Content-Disposition": f'attachment; filename="{filename or "ttledger-report"}.csv"'})
     if "report" in result:
+        from projections.reports import localize_report, report_csv
+
+        result = localize_report(result, lang)
+        if fmt is ExportFormat.csv:  # the report's own CSV (projections/reports.py)
+            text = report_csv(figures_for(call.regulator, result), lang)
+            return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
+                **headers, "Content-Disposition": f'attachment; filename="{filename or "ttledger-report"}.csv"'})
         if fmt is ExportFormat.xlsx:
             shown = figures_for(call.regulator, result)
-            return download(fmt, report_tables(shown), shown.get("definition"), filename, headers)
+            return download(fmt, report_tables(shown), shown.get("definition"), filename, headers, lang=lang)
         return Reply(Figures.model_validate(result), headers=headers)
     names = await institution_names(pool, _named_ids(result))
     if fmt is not ExportFormat.json:
         shown = figures_for(call.regulator, result)
-        return download(fmt, figure_tables(shown, names, table), shown.get("definition"), filename, headers)
+        return download(fmt, figure_tables(shown, names, table), shown.get("definition"), filename, headers,
+                        lang=lang)
     return Reply(Figures.model_validate({**result, "institution_names": names}), headers=headers)
+
+
+_QUERY_DETAILS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?P<v>.+) is not a UUID"), "{v} 不是 UUID"),
+    (re.compile(r"(?P<v>.+) is not a year"), "{v} 不是年份"),
+)
+"""Chinese for the statistics queries' refusals (``StatisticsQueryError``); one without an entry here
+is answered in Chinese by its field and English text."""
+
+
+def _query_detail_zh(exc: Exception) -> str:
+    detail = str(getattr(exc, "detail", exc))
+    zh = getattr(exc, "detail_zh", None)
+    if zh:
+        return str(zh)
+    for pattern, text in _QUERY_DETAILS_ZH:
+        match = pattern.fullmatch(detail)
+        if match:
+            return text.format(**match.groupdict())
+    return f"统计查询参数 {getattr(exc, 'field', '')} 不可接受：{detail}"
 
 
 class ContractValueFiguresQuery(BaseModel):
@@ -512,17 +541,17 @@ async def get_annual_report(call: Call[None, ReportQuery]) -> Any:
     An institution's token reads its own report (`institution_id` defaults to it).
     """
     from api.problems import unprocessable
-    from projections.reports import annual_report, annual_report_csv
+    from projections.reports import annual_report
 
     q = call.query
     institution_id = _own_institution(call, q.institution_id)
     if institution_id is None:
         raise unprocessable([{"field": "institution_id", "rule": "statistics_query_valid",
-                              "detail": "the annual report is per institution"}])
+                              "detail": "the annual report is per institution",
+                              "detail_zh": "年度报告按机构编制，请指明 institution_id"}])
 
     async def run(db: Any) -> Any:
-        report = await annual_report(db, institution_id=institution_id or "", year=q.year)
-        return annual_report_csv(figures_for(call.regulator, report)) if q.format is ExportFormat.csv else report
+        return await annual_report(db, institution_id=institution_id or "", year=q.year)
 
     return await _figures(call, q.min_position, run, q.format, _filename("annual-report", f"{q.year}-{institution_id[:8]}"))
 
@@ -535,13 +564,12 @@ async def get_autm_report(call: Call[None, ReportQuery]) -> Any:
 
     An institution's token reads its own summary (`institution_id` defaults to it).
     """
-    from projections.reports import autm_report, autm_report_csv
+    from projections.reports import autm_report
 
     q = call.query
     institution_id = _own_institution(call, q.institution_id)
 
     async def run(db: Any) -> Any:
-        report = await autm_report(db, year=q.year, institution_id=institution_id)
-        return autm_report_csv(figures_for(call.regulator, report)) if q.format is ExportFormat.csv else report
+        return await autm_report(db, year=q.year, institution_id=institution_id)
 
     return await _figures(call, q.min_position, run, q.format, _filename("autm-summary", f"{q.year}"))

@@ -608,7 +608,8 @@ async def test_a_company_formed_years_before_its_contribution_is_not_a_start_up(
         report = await api.read(f"/v1/reports/autm?year={year}&institution_id={world['U']}&min_position={head}",
                                 who="owner")
         assert report["startups_formed"] == 0, year
-    assert "established" in report["definition"]["formula"]
+    assert "established" in report["definition_en"]["formula"]
+    assert "设立" in report["definition"]["formula"]  # 统计口径 in Chinese by default
 
 
 async def test_imports_answer(api: Api, world: World) -> None:

@@ -200,7 +200,7 @@ def test_xlsx_downloads_survive_control_characters() -> None:
 
     from api.exports import Column, Table, to_xlsx
 
-    table = Table("rows", [Column("name", "Name"), Column("n", "Count", "count")], [["清华\x07大学", 3]])
+    table = Table("rows", [Column("name", "名称", "Name"), Column("n", "数", "Count", "count")], [["清华\x07大学", 3]])
     book = load_workbook(io.BytesIO(to_xlsx([table], {"formula": "a\x01b"})))
     assert [c.value for c in book["rows"][2]] == ["清华\ufffd大学", 3]
 

@@ -387,8 +387,8 @@ async def test_downloads_from_the_page(browser: Any, demo: Api, tmp_path: Path) 
     saved = tmp_path / download.suggested_filename
     await download.save_as(saved)
     book = openpyxl.load_workbook(saved)
-    assert book.sheetnames == ["register", "definition"]
-    assert {row[0] for row in book["register"].iter_rows(min_row=2, values_only=True)} == PKU_TITLES
+    assert book.sheetnames == ["成果登记台账", "统计口径"]  # the dashboard's language: Chinese
+    assert {row[0] for row in book["成果登记台账"].iter_rows(min_row=2, values_only=True)} == PKU_TITLES
 
     async with page.expect_download() as waiting:
         await page.click("#block-annual button[data-format='xlsx']")
@@ -396,15 +396,15 @@ async def test_downloads_from_the_page(browser: Any, demo: Api, tmp_path: Path) 
     year = date.today().year - 1
     assert download.suggested_filename == f"ttledger-annual-report-{year}-{prefix}.xlsx"
     report = openpyxl.load_workbook(io.BytesIO(Path(await download.path()).read_bytes()))
-    assert report.sheetnames[:2] == ["summary", "institution"]
-    assert dict((r[0], r[1]) for r in report["institution"].iter_rows(min_row=2, values_only=True))["name"] \
+    assert report.sheetnames[:3] == ["概要", "报告单位", "一、科技成果转化总体情况"]
+    assert dict((r[0], r[1]) for r in report["报告单位"].iter_rows(min_row=2, values_only=True))["name"] \
         == "北京示范大学"
 
     async with page.expect_download() as waiting:
         await page.click("#block-audit button[data-format='csv']")
     download = await waiting.value
     first_line = Path(await download.path()).read_text(encoding="utf-8").splitlines()[0]
-    assert first_line.startswith("机构 institution,机构名称 institution name,合同 contract,收入笔数 receipts")
+    assert first_line.startswith("机构,机构名称,合同,收入笔数,收入（元）")
     await clean(page)
 
 
@@ -414,7 +414,7 @@ async def test_a_wrong_password_is_refused_on_the_sign_in_page(browser: Any, dem
     await page.fill("#password", "Not-the-password-1")
     await page.click("#sign-in-submit")
     await page.wait_for_selector("#sign-in-error:not([hidden])")
-    assert await page.text_content("#sign-in-error") == "用户名或密码不正确 / wrong username or password"
+    assert await page.text_content("#sign-in-error") == "用户名或密码不正确"  # the browser asks for zh-CN
     assert page.url.endswith("/sign-in") and await page.context.cookies() == []
     assert await page.evaluate("window.__csp") == []
     await page.context.close()

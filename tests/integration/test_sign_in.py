@@ -203,7 +203,8 @@ async def test_idle_and_absolute_expiry_and_sign_out(api: Api, world: World, clo
     assert (await idle.request("GET", "/v1/whoami")).status == 200
     clock.advance(minutes=30)
     doc = await problem(await idle.request("GET", "/v1/whoami"), 401)
-    assert "expired" in doc["detail"]
+    assert "已过期" in doc["detail"]  # Chinese by default
+    assert "expired" in (await (await idle.request("GET", "/v1/whoami?lang=en")).json())["detail"]
     assert (await idle.request("GET", "/v1/whoami")).status == 401  # ended for good
 
     busy = await signed_in(api, username)

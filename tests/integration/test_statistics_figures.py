@@ -371,11 +371,15 @@ async def test_annual_transformation_report(store: EventStore) -> None:
     assert dist["share_awards"] == {"persons": 2, "shares": 1_400_000}
     assert report["definition"]["as_of_position"] == HEAD["head"]
     assert "distinct" in report["definition"]["formula"]
-    rows = list(csv.reader(io.StringIO(annual_report_csv(report))))
-    assert rows[0] == ["section", "item", "value", "unit"]
-    assert ["contracts", "total.contract_value_fen", str(380 * WAN), "fen"] in rows
-    assert ["achievements_transferred", "by_way.ufpl", "1", "count"] in rows
+    rows = list(csv.reader(io.StringIO(annual_report_csv(report, "en"))))
+    assert rows[0] == ["section", "item", "label", "value", "unit"]
+    assert ["II. Transformation contracts (assignment, licence, equity investment)", "total.contract_value_fen",
+            "total · contract value", str(380 * WAN), "fen"] in rows
+    assert ["I. Overall transformation of achievements", "by_way.ufpl", "by way · UFPL", "1", "count"] in rows
     assert any(r[0] == "definition" and r[1] == "formula" for r in rows)
+    rows = list(csv.reader(io.StringIO(annual_report_csv(report))))  # Chinese by default
+    assert rows[0] == ["部分", "项目代码", "项目", "数值", "单位"]
+    assert ["一、科技成果转化总体情况", "by_way.ufpl", "按转化方式·先使用后付费", "1", "计数"] in rows
 
     r2025 = await annual_report(store.pool, institution_id=U1, year=2025)
     assert r2025["income"]["by_category_fen"] == {
@@ -408,8 +412,9 @@ async def test_autm_summary(store: EventStore) -> None:
     assert y2025["licence_income_fen"]["cashed_in_equity"] == 15 * WAN
     assert y2025["licence_income_fen"]["other_breakdown"]["dividends"] == 2 * WAN
     assert y2025["licences_and_options_executed"]["total"] == 0  # C10 is R1's
-    text = autm_report_csv(report)
-    assert "licence_income_fen,running_royalties,0,fen" in text
+    text = autm_report_csv(report, "en")
+    assert "Licence income,running_royalties,running royalties,0,fen" in text
+    assert "许可收入,running_royalties,提成收入,0,分" in autm_report_csv(report)
 
 
 async def test_every_query_names_its_projection_position(store: EventStore) -> None:

@@ -9,6 +9,8 @@ import pytest
 
 from projections import definitions as d
 from projections.definitions_zh import ZH, localize, localize_definition, to_zh
+from projections.register import REGISTER_DEFINITION
+from projections.reports import ANNUAL_DEFINITION, AUTM_DEFINITION
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # Two English words in a row are an untranslated sentence; codes (as_of, ufpl_licence, credit-<n>) are not.
@@ -24,6 +26,12 @@ def english_texts() -> dict[str, str]:
             texts[f"{name}.{key}"] = value
     for name in ("TRANSFERRED", "UFPL_LISTED", "TRANSFER_RATE_SCOPE"):
         texts[name] = getattr(d, name)
+    # the reports' and the register's definitions (projections/reports.py, projections/register.py)
+    for name, block in (("ANNUAL_DEFINITION", ANNUAL_DEFINITION), ("AUTM_DEFINITION", AUTM_DEFINITION),
+                        ("REGISTER_DEFINITION", REGISTER_DEFINITION)):
+        for key, value in block.items():
+            texts[f"{name}.{key}"] = value + (d.TRANSFERRED if key == "scope" else "")
+    texts["AUTM_DEFINITION.scope(institution)"] = AUTM_DEFINITION["scope"] + "; every institution"
     for formula in d.TRANSFER_RATE_FORMULAS.values():
         for key, value in formula.describe().items():
             if key != "name" and value:
