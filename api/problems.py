@@ -248,14 +248,57 @@ def _validation_rule(error_type: str) -> str:
     return _PYDANTIC_TO_RULE.get(error_type, f"validation.{error_type}")
 
 
+_PYDANTIC_ZH: dict[str, str] = {
+    "missing": "缺少此项（必填）",
+    "extra_forbidden": "不接受此项：请求中没有这一字段",
+    "int_type": "须为整数", "int_parsing": "须为整数", "int_from_float": "须为整数，不能有小数部分",
+    "bool_type": "须为 true 或 false", "bool_parsing": "须为 true 或 false",
+    "string_type": "须为文本", "string_too_long": "文本过长：至多 {max_length} 个字符",
+    "string_too_short": "文本过短：至少 {min_length} 个字符", "string_pattern_mismatch": "格式不符",
+    "greater_than_equal": "须不小于 {ge}", "less_than_equal": "须不大于 {le}",
+    "greater_than": "须大于 {gt}", "less_than": "须小于 {lt}",
+    "date_type": "须为日期（YYYY-MM-DD）", "date_parsing": "须为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "须为日期（YYYY-MM-DD）", "date_from_datetime_inexact": "须为日期，不含时刻",
+    "datetime_type": "须为时间（ISO 8601）", "datetime_parsing": "须为时间（ISO 8601）",
+    "uuid_type": "须为 UUID", "uuid_parsing": "须为 UUID（如 123e4567-e89b-12d3-a456-426614174000）",
+    "enum": "须为以下之一：{expected}", "literal_error": "须为以下之一：{expected}",
+    "list_type": "须为列表", "too_long": "项数过多：至多 {max_length} 项", "too_short": "项数过少：至少 {min_length} 项",
+    "dict_type": "须为对象", "model_type": "须为对象", "model_attributes_type": "须为对象",
+    "json_invalid": "不是有效的 JSON", "json_type": "须为 JSON",
+    "decimal_type": "须为数字", "decimal_parsing": "须为数字",
+    "decimal_max_places": "小数位过多：至多 {decimal_places} 位", "decimal_max_digits": "位数过多：至多 {max_digits} 位",
+    "decimal_whole_digits": "整数位过多：至多 {whole_digits} 位", "finite_number": "须为有限的数",
+    "float_type": "须为数字", "float_parsing": "须为数字", "frozen_instance": "不可修改",
+    "union_tag_invalid": "类别不符：须为以下之一：{expected_tags}", "value_error": "值无效",
+    "assertion_error": "值无效", "url_parsing": "须为网址",
+}
+"""Chinese for pydantic's own error types (its messages are English); the limits come from the schema."""
+
+
+def _detail_zh(err: Any) -> str:
+    """The error in Chinese: an input rule's Chinese name and meaning, or pydantic's type, with its limits."""
+    declared = RULES.get(err["type"])
+    if declared is not None and declared.name_zh:
+        return f"{declared.name_zh}：{declared.meaning_zh or err['msg']}"
+    template = _PYDANTIC_ZH.get(err["type"])
+    if template is None:
+        return f"输入无效（{err['type']}）"
+    try:
+        return template.format(**{k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, int | str)})
+    except (KeyError, IndexError, ValueError):
+        return template.split("：")[0]
+
+
 def validation_errors(exc: ValidationError, where: str | None = None) -> list[dict[str, Any]]:
-    """pydantic errors as ``{field, rule, detail}`` entries; never echoes the input."""
+    """pydantic errors as ``{field, rule, detail}`` entries; never echoes the input (the context holds
+    only the schema's limits)."""
     entries: list[dict[str, Any]] = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+    for err in exc.errors(include_url=False, include_input=False, include_context=True):
         entry: dict[str, Any] = {
             "field": field_path(err["loc"]),
             "rule": _validation_rule(err["type"]),
             "detail": err["msg"],
+            "detail_zh": _detail_zh(err),
         }
         if where:
             entry["in"] = where

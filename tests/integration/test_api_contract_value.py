@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from tests.integration.api_support import WAN, Api, World, problem
 
@@ -44,17 +45,22 @@ async def test_filters_by_seller_kind_and_registration_basis(api: Api, world: Wo
     assert other_seller["totals"]["count"] == 0
 
 
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
 async def test_csv_download(api: Api, world: World) -> None:
     response = await api.get("/v1/statistics/contract-value?group_by=kind&format=csv", "regulator")
     assert response.status == 200 and response.content_type == "text/csv"
     assert response.headers["Content-Disposition"].endswith('.csv"')
     lines = list(csv.reader(io.StringIO(await response.text())))
     header = lines[0]
-    kind = header.index("合同类别 contract kind")
-    value = header.index("合同成交额（元） contract value")
+    kind, value = header.index("合同类别"), header.index("合同成交额（元）")  # Chinese by default (选择语言)
     rows = {row[kind]: row for row in lines[1:] if len(row) == len(header)}
     assert rows["licence"][value] == "1000000.00"  # 100万 yuan
     assert rows["equity_contribution"][value] == "6000000.00"
+    response = await api.get("/v1/statistics/contract-value?group_by=kind&format=csv&lang=en", "regulator")
+    english = list(csv.reader(io.StringIO(await response.text())))
+    assert english[0][kind] == "contract kind" and not any(HAN.search(h) for h in english[0]), english[0]
 
 
 async def test_bad_input_is_named_and_roles_hold(api: Api, world: World) -> None:

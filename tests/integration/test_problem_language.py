@@ -91,3 +91,24 @@ async def test_accept_language_chooses_when_lang_is_absent(api: Api, world: Worl
     doc = await problem(response, 401)
     assert response.headers["Content-Language"] == "zh-CN"
     assert doc["detail"] == "请以 'Authorization: Bearer ttl_…' 发送 API 令牌，或在 /sign-in 登录"
+
+
+async def test_each_validation_error_in_the_chosen_language(api: Api, world: World) -> None:
+    """pydantic's own messages are English: each entry gets its Chinese from the error's type (with the
+    schema's limits) or, for an input rule, from the rule's Chinese name and meaning."""
+    body = {"payment_id": "LANG-1", "amount_fen": "100", "received_on": "2024-03-01", "extra": 1}
+    url = f"/v1/contracts/{world['C']}/payments"
+    zh = await problem(await api.client.post(url + "?lang=zh", json=body, headers=api.headers("owner")), 422)
+    en = await problem(await api.client.post(url + "?lang=en", json=body, headers=api.headers("owner")), 422)
+    by_zh = {e["field"]: e["detail"] for e in zh["errors"]}
+    by_en = {e["field"]: e["detail"] for e in en["errors"]}
+    assert set(by_zh) == set(by_en) == {"amount_fen", "extra"}
+    assert by_zh["extra"] == "不接受此项：请求中没有这一字段" and by_en["extra"] == "Extra inputs are not permitted"
+    assert by_zh["amount_fen"].startswith("金额") and HAN.search(by_zh["amount_fen"])
+    assert not HAN.search(by_en["amount_fen"])
+    assert all("detail_zh" not in e for e in zh["errors"] + en["errors"])
+    doc = await problem(await api.client.get("/v1/contracts?limit=0&lang=zh", headers=api.headers("owner")), 422)
+    assert [(e["field"], e["detail"]) for e in doc["errors"]] == [("limit", "须不小于 1")]
+    doc = await problem(await api.client.get("/v1/contracts?limit=0", headers=api.headers(
+        "owner", **{"Accept-Language": "en-US,en;q=0.9"})), 422)
+    assert doc["errors"][0]["detail"] == "Input should be greater than or equal to 1"
