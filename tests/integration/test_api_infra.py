@@ -253,7 +253,7 @@ async def test_validation_errors_name_exact_fields_and_rules(client: TestClient,
     assert "forty" not in json.dumps(doc)  # the input is never echoed
 
     doc = await problem(
-        await client.get("/v1/test/things?limit=0&tag=x", headers=bearer(tokens[Role.ADMIN])), 422
+        await client.get("/v1/test/things?limit=0&tag=x&lang=en", headers=bearer(tokens[Role.ADMIN])), 422
     )
     assert doc["errors"] == [{"field": "limit", "rule": "validation.greater_than_equal",
                               "detail": "Input should be greater than or equal to 1", "in": "query"}]

@@ -35,13 +35,17 @@ def _rules(doc: dict[str, Any]) -> list[tuple[str, str]]:
     return [(e["field"], e["rule"]) for e in doc["errors"]]
 
 
-async def _refused(api: Api, path: str, body: Any, who: str = "owner", *, raw: bytes | None = None) -> dict[str, Any]:
-    """POST, expect a 422 that writes nothing; return the problem."""
+async def _refused(api: Api, path: str, body: Any, who: str = "owner", *, raw: bytes | None = None,
+                   lang: str = "en") -> dict[str, Any]:
+    """POST, expect a 422 that writes nothing; return the problem (in English unless ``lang`` says otherwise:
+    the details compared here are the English ones)."""
     head = await api.head()
+    headers = {"Accept-Language": lang}
     if raw is None:
-        response = await api.post(path, body, who=who)
+        response = await api.post(path, body, who=who, **headers)
     else:
-        response = await api.client.post(path, data=raw, headers=api.headers(who, **{"Content-Type": "application/json"}))
+        response = await api.client.post(path, data=raw, headers=api.headers(
+            who, **{"Content-Type": "application/json", **headers}))
     doc = await problem(response, 422)
     assert await api.head() == head
     return doc
@@ -54,6 +58,9 @@ async def test_a_nul_in_an_institution_name_is_refused(api: Api, world: World) -
     doc = await _refused(api, f"/v1/institutions/{world['U']}/name", {"name": "清华\x00大学"})
     assert _rules(doc) == [("name", "text_no_control_characters")]
     assert doc["errors"][0]["detail"] == "text holds the character U+0000 at index 2; this field is one line"
+    # In Chinese (the default), the rule's Chinese name and meaning.
+    doc = await _refused(api, f"/v1/institutions/{world['U']}/name", {"name": "清华\x00大学"}, lang="zh")
+    assert doc["errors"][0]["detail"].startswith("文本不得含控制字符：")
 
 
 async def test_a_nul_in_an_inventor_name_is_refused(api: Api, world: World) -> None:
