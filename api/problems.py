@@ -279,7 +279,8 @@ def _detail_zh(err: Any) -> str:
     """The error in Chinese: an input rule's Chinese name and meaning, or pydantic's type, with its limits."""
     declared = RULES.get(err["type"])
     if declared is not None and declared.name_zh:
-        return f"{declared.name_zh}：{declared.meaning_zh or err['msg']}"
+        said = (err.get("ctx") or {}).get("zh")  # the input rule's own Chinese, with its figures
+        return f"{declared.name_zh}：{said if isinstance(said, str) else declared.meaning_zh or err['msg']}"
     template = _PYDANTIC_ZH.get(err["type"])
     if template is None:
         return f"输入无效（{err['type']}）"

@@ -128,9 +128,13 @@ INPUT_RULES: tuple[Rule, ...] = (
 )
 
 
-def refuse(broken: Rule, message: str) -> PydanticCustomError:
-    """The validation error of ``broken``: its type is the rule's name, so the API reports it as is."""
-    return PydanticCustomError(broken.name, message)
+def refuse(broken: Rule, message: str, zh: str | None = None) -> PydanticCustomError:
+    """The validation error of ``broken``: its type is the rule's name, so the API reports it as is;
+    ``zh`` says the same in Chinese, with the same figures (api/problems.py shows it in Chinese answers)."""
+    return PydanticCustomError(broken.name, message, {"zh": zh} if zh else None)
+
+
+_UNITS_ZH = {"fen": "分", "shares": "股", "days": "天", "years": "年", "": ""}
 
 
 # ---- numbers --------------------------------------------------------------------------
@@ -140,7 +144,8 @@ def _whole(broken: Rule, what: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         # bool is an int in Python: refuse it by type, before pydantic would read True as 1.
         if type(value) is not int:
-            raise refuse(broken, f"{what} is a JSON integer, not {type(value).__name__}")
+            raise refuse(broken, f"{what} is a JSON integer, not {type(value).__name__}",
+                         f"须为 JSON 整数，不能是 {type(value).__name__}")
         return value
 
     return check
@@ -149,7 +154,8 @@ def _whole(broken: Rule, what: str) -> Callable[[Any], Any]:
 def _bounded(broken: Rule, low: int, high: int, unit: str) -> Callable[[int], int]:
     def check(value: int) -> int:
         if not low <= value <= high:
-            raise refuse(broken, f"must lie between {low} and {high} {unit}")
+            raise refuse(broken, f"must lie between {low} and {high} {unit}",
+                         f"须在 {low} 与 {high} {_UNITS_ZH.get(unit, unit)}之间")
         return value
 
     return check
@@ -183,7 +189,7 @@ def _percent(value: Any) -> Any:
     if isinstance(value, Decimal):
         return value
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise refuse(PERCENT_IN_RANGE, "a percentage is a number or a decimal string")
+        raise refuse(PERCENT_IN_RANGE, "a percentage is a number or a decimal string", "百分比须为数字或十进制数字文本")
     if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value.strip()):
         raise refuse(PERCENT_IN_RANGE, "a percentage is a number or a decimal string")
     # A JSON float's shortest repr is the number the client wrote (0.1, not 0.1000000000000000055).
@@ -193,10 +199,10 @@ def _percent(value: Any) -> Any:
 def _decimal_range(low: int, high: int, places: int) -> Callable[[Decimal], Decimal]:
     def check(value: Decimal) -> Decimal:
         if not value.is_finite() or not low <= value <= high:
-            raise refuse(PERCENT_IN_RANGE, f"lies between {low} and {high}")
+            raise refuse(PERCENT_IN_RANGE, f"lies between {low} and {high}", f"须在 {low} 与 {high} 之间")
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -places:
-            raise refuse(PERCENT_IN_RANGE, f"at most {places} decimal places")
+            raise refuse(PERCENT_IN_RANGE, f"at most {places} decimal places", f"至多 {places} 位小数")
         return value
 
     return check
@@ -233,18 +239,21 @@ def clean_text(value: str, max_length: int, *, multi_line: bool = False) -> str:
             TEXT_NO_CONTROL_CHARACTERS,
             f"text holds the character U+{ord(found.group()):04X} at index {found.start()}"
             + ("" if multi_line else "; this field is one line"),
+            f"文本含字符 U+{ord(found.group()):04X}（第 {found.start()} 位）" + ("" if multi_line else "；此项只能一行"),
         )
     if multi_line:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     value = unicodedata.normalize("NFC", value).strip()
     if len(value) > max_length:
-        raise refuse(TEXT_LENGTH, f"at most {max_length} characters (this one has {len(value)})")
+        raise refuse(TEXT_LENGTH, f"at most {max_length} characters (this one has {len(value)})",
+                     f"至多 {max_length} 个字符（此处 {len(value)} 个）")
     return value
 
 
 def _string(value: Any) -> Any:
     if not isinstance(value, str):
-        raise refuse(TEXT_IS_STRING, f"text is a JSON string, not {type(value).__name__}")
+        raise refuse(TEXT_IS_STRING, f"text is a JSON string, not {type(value).__name__}",
+                     f"须为 JSON 文本，不能是 {type(value).__name__}")
     return value
 
 
@@ -301,7 +310,7 @@ def _unpadded(broken: Rule, what: str) -> Callable[[str], str]:
     around it, so none are trimmed away silently (a fuzzer found a padded one accepted)."""
     def check(value: str) -> str:
         if value != value.strip():
-            raise refuse(broken, f"{what}: spaces before or after it; {broken.meaning}")
+            raise refuse(broken, f"{what}: spaces before or after it; {broken.meaning}", "前后不能有空格")
         return value
 
     return check
@@ -337,7 +346,8 @@ CurrencyCode = Annotated[
 
 def _in_date_range(value: date) -> date:
     if not FIRST_DATE <= value <= LAST_DATE:
-        raise refuse(DATE_IN_RANGE, f"a date lies between {FIRST_DATE} and {LAST_DATE}")
+        raise refuse(DATE_IN_RANGE, f"a date lies between {FIRST_DATE} and {LAST_DATE}",
+                     f"日期须在 {FIRST_DATE} 与 {LAST_DATE} 之间")
     return value
 
 

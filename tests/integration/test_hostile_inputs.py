@@ -60,7 +60,7 @@ async def test_a_nul_in_an_institution_name_is_refused(api: Api, world: World) -
     assert doc["errors"][0]["detail"] == "text holds the character U+0000 at index 2; this field is one line"
     # In Chinese (the default), the rule's Chinese name and meaning.
     doc = await _refused(api, f"/v1/institutions/{world['U']}/name", {"name": "清华\x00大学"}, lang="zh")
-    assert doc["errors"][0]["detail"].startswith("文本不得含控制字符：")
+    assert doc["errors"][0]["detail"] == "文本不得含控制字符：文本含字符 U+0000（第 2 位）；此项只能一行"
 
 
 async def test_a_nul_in_an_inventor_name_is_refused(api: Api, world: World) -> None:
@@ -91,6 +91,8 @@ async def test_lengths_are_limited(api: Api, world: World) -> None:
     doc = await _refused(api, f"/v1/institutions/{world['U']}/name", {"name": "x" * 900_000})
     assert _rules(doc) == [("name", "text_length")]
     assert doc["errors"][0]["detail"] == "at most 200 characters (this one has 900000)"
+    doc = await _refused(api, f"/v1/institutions/{world['U']}/name", {"name": "x" * 900_000}, lang="zh")
+    assert doc["errors"][0]["detail"].endswith("：至多 200 个字符（此处 900000 个）")
     doc = await _refused(api, f"/v1/contracts/{world['C']}/payments",
                          {"payment_id": "P" * 100_000, "amount_fen": 100, "received_on": "2025-05-01"})
     assert _rules(doc) == [("payment_id", "identifier_format")]
