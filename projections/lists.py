@@ -284,6 +284,22 @@ def contract_scope(sql: Sql, where: list[str], who: Viewer, alias: str = "c") ->
             where.append(f"({alias}.seller_ids @> ARRAY[{me}] OR {alias}.buyer_id = {me})")
 
 
+def achievement_scope(sql: Sql, where: list[str], who: Viewer, alias: str = "a") -> None:
+    """The achievements (``ct_achievements`` as ``alias``) ``who`` sees, as ``api/tenancy.sees_achievement``."""
+    if who.role in ("admin", "regulator"):
+        return
+    me = _me(sql, who)
+    column = f"{alias}.ever_exchange_ids" if who.role == "operator" else f"{alias}.viewer_ids"
+    where.append("false" if me is None else f"{column} @> ARRAY[{me}]")
+
+
+def party_filter(sql: Sql, where: list[str], party: UUID | None, alias: str = "c") -> None:
+    """Contracts where ``party`` is a seller or the buyer."""
+    if party is not None:
+        p = sql.param(party, "uuid")
+        where.append(f"({alias}.seller_ids @> ARRAY[{p}] OR {alias}.buyer_id = {p})")
+
+
 def institution_scope(sql: Sql, where: list[str], who: Viewer, column: str, *also: str) -> None:
     """Records of one institution (``column``, or one of ``also``): admin and regulator see all; an
     exchange none (it holds no distributions, holdings or self-implementations)."""
@@ -341,10 +357,7 @@ async def list_achievements(
     """Achievements: an institution sees those it owns or owned, an exchange those ever listed on it."""
     sql = Sql()
     where: list[str] = []
-    if who.role not in ("admin", "regulator"):
-        me = _me(sql, who)
-        column = "a.ever_exchange_ids" if who.role == "operator" else "a.viewer_ids"
-        where.append("false" if me is None else f"{column} @> ARRAY[{me}]")
+    achievement_scope(sql, where, who)
     text_search(sql, where, "a.title", q)
     if owner is not None:
         where.append(f"a.owner_ids @> ARRAY[{sql.param(owner, 'uuid')}]")
@@ -398,9 +411,7 @@ async def list_contracts(
     else:
         contract_scope(sql, where, who)
     text_search(sql, where, "c.search_text", q)
-    if party is not None:
-        p = sql.param(party, "uuid")
-        where.append(f"(c.seller_ids @> ARRAY[{p}] OR c.buyer_id = {p})")
+    party_filter(sql, where, party)
     equal(sql, where, "c.kind", "text", kind)
     equal(sql, where, "c.status", "text", status)
     if exchange is not None:

@@ -28,10 +28,12 @@ from projections.lists import (
     ListQueryError,
     Page,
     Viewer,
+    achievement_scope,
     contract_scope,
     equal,
     institution_scope,
     keyed_digest,
+    party_filter,
     read_page,
     recorded_by_filter,
     text_search,
@@ -123,9 +125,7 @@ async def list_receipts(
     where: list[str] = []
     contract_scope(sql, where, who)
     equal(sql, where, "r.contract_id", "uuid", contract)
-    if party is not None:
-        p = sql.param(party, "uuid")
-        where.append(f"(c.seller_ids @> ARRAY[{p}] OR c.buyer_id = {p})")
+    party_filter(sql, where, party)
     equal(sql, where, "r.source", "text", source)
     value_range(sql, where, "r.received_on", "date", ("received_from", "received_to"), received_from, received_to)
     value_range(sql, where, "r.amount_fen", "bigint", ("amount_min", "amount_max"), amount_min, amount_max)
@@ -158,9 +158,7 @@ async def list_registrations(
     where = ["c.registered_on IS NOT NULL"]
     contract_scope(sql, where, who)
     text_search(sql, where, "c.search_text", q)
-    if party is not None:
-        p = sql.param(party, "uuid")
-        where.append(f"(c.seller_ids @> ARRAY[{p}] OR c.buyer_id = {p})")
+    party_filter(sql, where, party)
     equal(sql, where, "c.registry", "text", registry)
     equal(sql, where, "c.registration_number", "text", registration_number)
     equal(sql, where, "c.approved_category", "text", approved_category)
@@ -189,10 +187,7 @@ async def list_listings(
     """Listings of the achievements ``who`` sees (an exchange: those ever listed on it)."""
     sql = Sql()
     where: list[str] = []
-    if who.role not in ("admin", "regulator"):
-        me = None if who.institution_id is None else sql.param(who.institution_id, "uuid")
-        column = "a.ever_exchange_ids" if who.role == "operator" else "a.viewer_ids"
-        where.append("false" if me is None else f"{column} @> ARRAY[{me}]")
+    achievement_scope(sql, where, who)
     text_search(sql, where, "l.title", q)
     equal(sql, where, "l.exchange_id", "uuid", exchange)
     equal(sql, where, "l.achievement_id", "uuid", achievement)
