@@ -327,7 +327,7 @@ def report_tables(report: Mapping[str, Any]) -> list[Table]:
             continue
         label = _texts(SECTIONS.get(section, (section, section)))
         if not isinstance(value, Mapping):
-            counted = isinstance(value, int) and not isinstance(value, bool) and section != "year"
+            counted = isinstance(value, int) and not isinstance(value, bool) and section not in ("year", "known_at")
             summary.rows.append([section, value, COUNT if counted else None, label])
             continue
         zh, en = SHEETS.get(section, (section[:31], section[:31]))

@@ -426,6 +426,14 @@ FIELD_RULES: dict[str, dict[str, Rule]] = {
     },
     "api.routes.statistics.ContractValueGroup": {"key": PUBLIC},  # an enumeration, a period or "all"
     "api.routes.statistics.Figures": {"definition": PUBLIC},  # and its further keys: FIGURE_KEYS
+    # The restatement report: the ledger's own names and words; an entry's description as in a journal.
+    "api.routes.restatement.RestatedFigure": {"figure": PUBLIC, "label": PUBLIC},
+    "api.routes.restatement.RestatedEntry": {"event": PUBLIC, "kind": PUBLIC, "description": DROPPED},
+    "api.routes.restatement.ContractState": {"status": PUBLIC},
+    "api.routes.restatement.RestatementDefinition": {
+        "title": PUBLIC, "scope": PUBLIC, "date_basis": PUBLIC, "formula": PUBLIC,
+    },
+    "api.routes.restatement.Restatement": {"currency": PUBLIC},
 }
 """The classification of every text field a regulator can read, by ``module.QualifiedName`` of its class.
 

@@ -97,7 +97,8 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
 
     # 2: credits applied before receipts of applied credits existed replay as receipts, which
     # a snapshot taken before then lacks (ledger/snapshots.py ignores it and replays).
-    snapshot_shape = 2
+    # 3: due items keep the day they arose and their dated movements (the state on a date).
+    snapshot_shape = 3
 
     @event("Drafted")
     def __init__(self, id: UUID, terms: ContractTerms, drafted_on: date) -> None:
@@ -351,7 +352,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
             self.ufpl_stage = UfplStage.trial
         else:
             self.pays_from = effective_on
-        self.settlement.add(due_items)
+        self.settlement.add(due_items, effective_on)
 
     @event("Completed")
     def _completed(self, completed_on: date) -> None:
@@ -374,27 +375,32 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
         self, ended_on: date, cancelled: list[Cancellation], kept: list[DueItem]
     ) -> None:
         """民法典 第566条: what the end cancelled (not yet due) and kept (still owed)."""
-        self.settlement.cancel(cancelled)
-        self.settlement.add(kept)
+        self.settlement.cancel(cancelled, ended_on)
+        self.settlement.add(kept, ended_on)
 
     @event("RoyaltyReported")
-    def _royalty_reported(self, report: RoyaltyReport, due_item: DueItem | None) -> None:
+    def _royalty_reported(
+        self, report: RoyaltyReport, due_item: DueItem | None, arose_on: date | None = None
+    ) -> None:
+        # ``arose_on`` is None in reports recorded before it existed: those arose on their due
+        # date (domain/arising.py), as the journal booked them.
         self.royalty_reports = (*self.royalty_reports, report)
         if due_item is not None:
-            self.settlement.add([due_item])
+            self.settlement.add([due_item], arose_on or due_item.due_on)
 
     @event("MinimumRoyaltyToppedUp")
     def _minimum_royalty_topped_up(
-        self, contract_year: int, royalty_fen: int, due_item: DueItem
+        self, contract_year: int, royalty_fen: int, due_item: DueItem,
+        topped_up_on: date | None = None,
     ) -> None:
         self.minimum_royalty_years = (*self.minimum_royalty_years, contract_year)
-        self.settlement.add([due_item])
+        self.settlement.add([due_item], topped_up_on or due_item.due_on)
 
     @event("MilestoneReached")
     def _milestone_reached(self, name: str, reached_on: date, due_item: DueItem | None) -> None:
         self.milestones_reached = {**self.milestones_reached, name: reached_on}
         if due_item is not None:
-            self.settlement.add([due_item])
+            self.settlement.add([due_item], reached_on)
 
     @event("PaymentReceived")
     def _payment_received(
@@ -407,7 +413,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
         credit_fen: int,
     ) -> None:
         self.settlement.references.add(payment_id)
-        self.settlement.apply_allocations(allocations)
+        self.settlement.apply_allocations(allocations, received_on)
         if credit_fen:
             self.settlement.credits[payment_id] = credit_fen
         self.receipts = {**self.receipts, payment_id: (amount_fen - credit_fen, received_on)}
@@ -427,7 +433,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
         """
         applied = sum(a.amount_fen for a in allocations)
         receipt_id = receipt_id or self._next_credit_receipt_id()
-        self.settlement.apply_allocations(allocations)
+        self.settlement.apply_allocations(allocations, applied_on)
         self.settlement.credits[credit_id] -= applied
         self.settlement.references.add(receipt_id)
         self.credit_receipts = {**self.credit_receipts, receipt_id: credit_id}
@@ -444,13 +450,13 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
     def _due_items_deferred(
         self, deferrals: list[Deferral], approver: str, reason: str, decided_on: date
     ) -> None:
-        self.settlement.apply_deferrals(deferrals)
+        self.settlement.apply_deferrals(deferrals, decided_on)
 
     @event("WrittenOff")
     def _written_off(
         self, due_item_id: str, amount_fen: int, approver: str, reason: str, written_off_on: date
     ) -> None:
-        self.settlement.write_off(due_item_id, amount_fen)
+        self.settlement.write_off(due_item_id, amount_fen, written_off_on)
 
     @event("LicenseeRevenueReported")
     def _licensee_revenue_reported(self, report: RevenueReport) -> None:
@@ -472,7 +478,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
         self.ufpl_stage = UfplStage.paid
         self.pays_from = converted_on
         self.conversion = (trigger, trigger_met_on, converted_on)
-        self.settlement.add(due_items)
+        self.settlement.add(due_items, converted_on)
 
     @event("LicenceReturned")
     def _licence_returned(self, returned_on: date, reason: str) -> None:
@@ -505,7 +511,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
         allocations: list[Allocation],
     ) -> None:
         self.settlement.references.add(claim_id)
-        self.settlement.apply_allocations(allocations)
+        self.settlement.apply_allocations(allocations, paid_on)
         self.receipts = {**self.receipts, claim_id: (sum(a.amount_fen for a in allocations), paid_on)}
         self.risk_events = (
             *self.risk_events,

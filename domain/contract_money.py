@@ -164,6 +164,26 @@ class ContractMoney(ContractState):
         """Items whose due date is before ``as_of`` and that are not settled."""
         return self.settlement.overdue(as_of)
 
+    def status_on(self, day: date) -> ContractStatus:
+        """The contract's status on business date ``day``, from the dates its events carry."""
+        if self.ended_on is not None and self.ended_on <= day and self.status in ENDED:
+            return self.status
+        if self.effective_on is not None and self.effective_on <= day:
+            return ContractStatus.in_force
+        if self.signed_on is not None and self.signed_on <= day:
+            return ContractStatus.signed
+        return ContractStatus.drafted
+
+    def ufpl_stage_on(self, day: date) -> UfplStage | None:
+        """The use-first-pay-later stage on ``day``: none before the licence took effect."""
+        if self.ufpl_stage is None or self.effective_on is None or self.effective_on > day:
+            return None
+        if self.ufpl_stage == UfplStage.returned and self.ended_on is not None and self.ended_on <= day:
+            return UfplStage.returned
+        if self.conversion is not None and self.conversion[2] <= day:
+            return UfplStage.paid
+        return UfplStage.trial
+
     @property
     def credits(self) -> dict[str, int]:
         return {k: v for k, v in self.settlement.credits.items() if v}
@@ -203,7 +223,7 @@ class ContractMoney(ContractState):
                 due,
                 f"提成 {period_start}..{period_end}",
             )
-        self._royalty_reported(report=report, due_item=item)
+        self._royalty_reported(report=report, due_item=item, arose_on=reported_on)
 
     def top_up_minimum_royalty(self, contract_year: int, on: date) -> None:
         """At year end, the shortfall below the minimum annual royalty falls due.
@@ -256,7 +276,7 @@ class ContractMoney(ContractState):
             f"最低提成 year {contract_year}",
         )
         self._minimum_royalty_topped_up(
-            contract_year=contract_year, royalty_fen=paid, due_item=item
+            contract_year=contract_year, royalty_fen=paid, due_item=item, topped_up_on=on
         )
 
     def reach_milestone(self, name: str, on: date) -> None:
@@ -310,7 +330,7 @@ class ContractMoney(ContractState):
                 "due_item_id",
                 f"{due_item_id!r} was cancelled when the contract ended on {self.ended_on}",
             )
-        allocations, rest = self.settlement.plan(amount_fen, due_item_id, "due_item_id")
+        allocations, rest = self.settlement.plan(amount_fen, due_item_id, "due_item_id", received_on)
         require(
             not ended or rest == 0,
             ENDED_CONTRACT_SETTLES_ONLY_WHAT_REMAINS,
@@ -351,7 +371,7 @@ class ContractMoney(ContractState):
                 "on",
                 f"{on} is before the credit was received on {received[1]}",
             )
-        allocations, _ = self.settlement.plan(held, due_item_id, "due_item_id")
+        allocations, _ = self.settlement.plan(held, due_item_id, "due_item_id", on)
         require(bool(allocations), NOTHING_TO_SETTLE, "credit_id", "nothing is outstanding")
         receipt_id = self._next_credit_receipt_id()
         self._credit_applied(
@@ -404,6 +424,7 @@ class ContractMoney(ContractState):
             "due_item_id",
             f"{due_item_id!r} is settled",
         )
+        self.settlement.check_arisen(state, on, "on")
         self._written_off(
             due_item_id=due_item_id,
             amount_fen=state.outstanding_fen,
@@ -441,7 +462,7 @@ class ContractMoney(ContractState):
         require(bool(insurer.strip()), RISK_EVENT_DESCRIBED, "insurer", "blank")
         check_positive(amount_fen)
         self.settlement.check_new_reference(claim_id, "claim_id")
-        allocations, rest = self.settlement.plan(amount_fen, due_item_id, "due_item_id")
+        allocations, rest = self.settlement.plan(amount_fen, due_item_id, "due_item_id", paid_on)
         require(
             rest == 0,
             INSURANCE_WITHIN_OUTSTANDING,
@@ -482,9 +503,12 @@ class ContractMoney(ContractState):
 
     if TYPE_CHECKING:  # the events, defined on TechnologyContract
 
-        def _royalty_reported(self, report: RoyaltyReport, due_item: DueItem | None) -> None: ...
+        def _royalty_reported(
+            self, report: RoyaltyReport, due_item: DueItem | None, arose_on: date | None = None
+        ) -> None: ...
         def _minimum_royalty_topped_up(
-            self, contract_year: int, royalty_fen: int, due_item: DueItem
+            self, contract_year: int, royalty_fen: int, due_item: DueItem,
+            topped_up_on: date | None = None,
         ) -> None: ...
         def _milestone_reached(
             self, name: str, reached_on: date, due_item: DueItem | None

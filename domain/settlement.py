@@ -50,6 +50,15 @@ DUE_ITEM_OUTSTANDING = rule(
     "Deferring, writing off or paying a named due item needs an amount still outstanding on it.",
     group=G,
 )
+SETTLES_WHAT_HAD_ARISEN = rule(
+    "settles_what_had_arisen",
+    "Money settles a due item only from the day the item arose (effective date, conversion, "
+    "royalty report, top-up, milestone reached, end): money received earlier is an advance "
+    "(预收), held as credit when the payer asks, so the books never show a receivable paid "
+    "before it existed.",
+    source="企业会计准则第14号——收入",
+    group=G,
+)
 DEFERRAL_MOVES_LATER = rule(
     "deferral_moves_later",
     "A deferral (延期支付) moves a due item to a date after its current due date.",
@@ -162,19 +171,52 @@ class KeptItem:
 USE_CHARGES = frozenset({DueKind.royalty, DueKind.minimum_royalty})
 
 
+@dataclass(frozen=True)
+class Movement:
+    """One dated change to a due item: ``paid``, ``written_off``, ``cancelled`` (an amount) or
+    ``deferred`` (a new due date), on the business date the event carries."""
+
+    on: date
+    kind: str
+    amount_fen: int = 0
+    due_on: date | None = None
+
+
 @dataclass
 class DueState:
-    """A due item and what has happened to it since."""
+    """A due item and what has happened to it since, with the dates (``movements``)."""
 
     item: DueItem
     due_on: date
+    arose_on: date | None = None  # domain/arising.py: money settles it from this day
     paid_fen: int = 0
     written_off_fen: int = 0
     cancelled_fen: int = 0  # cancelled by the contract's end (民法典 第566条)
+    movements: list[Movement] = field(default_factory=list)
 
     @property
     def outstanding_fen(self) -> int:
         return self.item.amount_fen - self.paid_fen - self.written_off_fen - self.cancelled_fen
+
+    def on(self, day: date) -> DueState | None:
+        """This item as it stood on business date ``day``: None before it arose; what was paid,
+        written off and cancelled by then, and the due date of the deferrals decided by then."""
+        if self.arose_on is not None and self.arose_on > day:
+            return None
+        then = DueState(self.item, self.item.due_on, self.arose_on)
+        for m in self.movements:
+            if m.on > day:
+                continue
+            if m.kind == "paid":
+                then.paid_fen += m.amount_fen
+            elif m.kind == "written_off":
+                then.written_off_fen += m.amount_fen
+            elif m.kind == "cancelled":
+                then.cancelled_fen += m.amount_fen
+            elif m.kind == "deferred" and m.due_on is not None:
+                then.due_on = m.due_on
+        then.movements = [m for m in self.movements if m.on <= day]
+        return then
 
 
 @dataclass(frozen=True)
@@ -217,11 +259,14 @@ class Settlement:
 
     # --- queries ------------------------------------------------------------
 
-    def open_states(self, as_of: date | None = None) -> list[DueState]:
-        """Outstanding items, oldest due date first (ties: the order they fell due)."""
+    def open_states(self, as_of: date | None = None, arisen_by: date | None = None) -> list[DueState]:
+        """Outstanding items, oldest due date first (ties: the order they fell due); with
+        ``arisen_by``, only items that had arisen by that day."""
         states = [s for s in self.items.values() if s.outstanding_fen > 0]
         if as_of is not None:
             states = [s for s in states if s.due_on <= as_of]
+        if arisen_by is not None:
+            states = [s for s in states if s.arose_on is None or s.arose_on <= arisen_by]
         return sorted(states, key=lambda s: s.due_on)  # sort is stable
 
     def outstanding_fen(self, as_of: date | None = None) -> int:
@@ -252,9 +297,10 @@ class Settlement:
         )
 
     def plan(
-        self, amount_fen: int, due_item_id: str | None, field_path: str
+        self, amount_fen: int, due_item_id: str | None, field_path: str, on: date
     ) -> tuple[list[Allocation], int]:
-        """Allocate to the named item only, else to all open items oldest first."""
+        """Allocate money of day ``on`` to the named item only, else to all open items that had
+        arisen by ``on``, oldest due date first."""
         if due_item_id is not None:
             state = self.state(due_item_id, field_path)
             require(
@@ -263,10 +309,19 @@ class Settlement:
                 field_path,
                 f"{due_item_id!r} is settled",
             )
+            self.check_arisen(state, on, field_path)
             targets = [state]
         else:
-            targets = self.open_states()
+            targets = self.open_states(arisen_by=on)
         return allocate(((s.item.item_id, s.outstanding_fen) for s in targets), amount_fen)
+
+    def check_arisen(self, state: DueState, on: date, field_path: str) -> None:
+        require(
+            state.arose_on is None or state.arose_on <= on,
+            SETTLES_WHAT_HAD_ARISEN,
+            field_path,
+            f"{state.item.item_id!r} arose on {state.arose_on}, after {on}",
+        )
 
     def plan_end(self, on: date) -> list[Cancellation]:
         """What an end on ``on`` cancels: the outstanding rest of items not yet due, use
@@ -310,24 +365,36 @@ class Settlement:
 
     # --- mutations (called from event bodies only) -------------------------------
 
-    def add(self, items: Iterable[DueItem]) -> None:
+    def add(self, items: Iterable[DueItem], arose_on: date) -> None:
         for item in items:
-            self.items[item.item_id] = DueState(item, item.due_on)
+            self.items[item.item_id] = DueState(item, item.due_on, arose_on)
 
-    def apply_allocations(self, allocations: Iterable[Allocation]) -> None:
+    def apply_allocations(self, allocations: Iterable[Allocation], on: date) -> None:
         for a in allocations:
-            self.items[a.due_item_id].paid_fen += a.amount_fen
+            state = self.items[a.due_item_id]
+            state.paid_fen += a.amount_fen
+            state.movements.append(Movement(on, "paid", a.amount_fen))
 
-    def apply_deferrals(self, deferrals: Iterable[Deferral]) -> None:
+    def apply_deferrals(self, deferrals: Iterable[Deferral], on: date) -> None:
         for d in deferrals:
-            self.items[d.due_item_id].due_on = d.new_due_on
+            state = self.items[d.due_item_id]
+            state.due_on = d.new_due_on
+            state.movements.append(Movement(on, "deferred", due_on=d.new_due_on))
 
-    def write_off(self, item_id: str, amount_fen: int) -> None:
-        self.items[item_id].written_off_fen += amount_fen
+    def write_off(self, item_id: str, amount_fen: int, on: date) -> None:
+        state = self.items[item_id]
+        state.written_off_fen += amount_fen
+        state.movements.append(Movement(on, "written_off", amount_fen))
 
-    def cancel(self, cancellations: Iterable[Cancellation]) -> None:
+    def cancel(self, cancellations: Iterable[Cancellation], on: date) -> None:
         for c in cancellations:
-            self.items[c.due_item_id].cancelled_fen += c.amount_fen
+            state = self.items[c.due_item_id]
+            state.cancelled_fen += c.amount_fen
+            state.movements.append(Movement(on, "cancelled", c.amount_fen))
+
+    def on(self, day: date) -> list[DueState]:
+        """Every item as it stood on business date ``day`` (those that had arisen by then)."""
+        return [then for s in self.items.values() if (then := s.on(day)) is not None]
 
 
 def view(state: DueState) -> OpenItem:

@@ -90,7 +90,12 @@ async def _verify(settings: Settings) -> int:
     from ledger.conservation import check_conservation
     from ledger.postings_check import check_books
     from ledger.progress import Progress
+    from ledger.receivables_check import reconcile_receivables
     from ledger.verify import verify_log
+    from projections.base import TableProjection
+    from projections.decoding import fast_mapper
+    from projections.receivables import ReceivablesProjection
+    from projections.runner import ProjectionRunner
 
     ledger = await open_ledger(settings)
     try:
@@ -104,6 +109,14 @@ async def _verify(settings: Settings) -> int:
             money_progress = Progress("verify money", unit="records")
             money = await check_conservation(conn, ledger.repository, progress=money_progress.update)
             money_progress.finish()
+        # The statistic is read from its projection: bring it up to the log first.
+        only: list[TableProjection] = [ReceivablesProjection()]
+        runner = ProjectionRunner(ledger.store, fast_mapper(), only, page_size=5000)
+        await runner.setup()
+        await runner.catch_up()
+        receivables_progress = Progress("verify receivables", unit="month ends")
+        owed = await reconcile_receivables(ledger.store.pool, progress=receivables_progress.update)
+        receivables_progress.finish()
     finally:
         await ledger.close()
     failed = False
@@ -123,6 +136,15 @@ async def _verify(settings: Settings) -> int:
               f"rows; unbalanced at positions {list(books.unbalanced_positions)[:10]}")
         for row in (books.missing + books.unexpected)[:20]:
             print(f"  - {row}")
+    if owed.ok:
+        print(f"ttledger verify: receivables OK, the statistic equals the books' receivable balance at "
+              f"{owed.month_ends} month ends ({owed.checked} institution-months)")
+    else:
+        failed = True
+        print(f"ttledger verify: receivables FAILED at {len(owed.differences)} institution-month(s):")
+        for end, institution, currency, stat, book in owed.differences[:20]:
+            print(f"  - {end} institution {institution} {currency}: statistic {format_yuan(stat)} yuan, "
+                  f"books {format_yuan(book)} yuan")
     if money.ok:
         print(f"ttledger verify: money conserved over {money.contracts} contracts, {money.distributions} "
               f"distributions and {money.self_implementations} self-implementations: cash in "

@@ -8,7 +8,9 @@ money: the contract's lead seller (the first of ``seller_ids``), or the
 holding's institution for equity.
 
 Events with no money (signing, registration, deferral: the amount does not
-change, only its date) post nothing.
+change, only its date) post nothing. A due item is debited to the receivable on
+the day it arose (domain/arising.py), the same day the receivables statistic
+counts it from.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.arising import arose_on
 from ledger.postings import JournalEntry, Posting, transfer
 
 Rule = Callable[[Any, Any], list[JournalEntry]]
@@ -76,12 +79,13 @@ def _converted(contract: Any, e: Any) -> list[JournalEntry]:
 @posts("TechnologyContract.RoyaltyReported")
 def _royalty(contract: Any, e: Any) -> list[JournalEntry]:
     items = [e.due_item] if e.due_item is not None else []
-    return _fallen_due(contract, items, items[0].due_on if items else None, "royalty reported")
+    return _fallen_due(contract, items, arose_on(e, items[0].due_on) if items else None, "royalty reported")
 
 
 @posts("TechnologyContract.MinimumRoyaltyToppedUp")
 def _minimum(contract: Any, e: Any) -> list[JournalEntry]:
-    return _fallen_due(contract, [e.due_item], e.due_item.due_on, f"minimum royalty, year {e.contract_year}")
+    return _fallen_due(contract, [e.due_item], arose_on(e, e.due_item.due_on),
+                       f"minimum royalty, year {e.contract_year}")
 
 
 @posts("TechnologyContract.MilestoneReached")

@@ -146,11 +146,14 @@ async def trial_balance(conn: asyncpg.Connection | asyncpg.Pool, *, up_to_positi
 
 
 async def account_balances(conn: asyncpg.Connection | asyncpg.Pool, institution_id: UUID,
-                           *, as_of: date | None = None) -> dict[str, int]:
+                           *, as_of: date | None = None, known_at: int | None = None) -> dict[str, int]:
+    """Balances from the entries dated on or before ``as_of`` and written at or before log position
+    ``known_at`` (each, when given)."""
     rows = await conn.fetch(
         "SELECT p.account, sum(p.amount_fen) AS balance FROM postings p "
         "JOIN journal_entries e USING (position, seq) WHERE e.institution_id = $1 "
-        "AND ($2::date IS NULL OR e.entry_date <= $2) GROUP BY 1 ORDER BY 1",
-        institution_id, as_of,
+        "AND ($2::date IS NULL OR e.entry_date <= $2) AND ($3::bigint IS NULL OR e.position <= $3) "
+        "GROUP BY 1 ORDER BY 1",
+        institution_id, as_of, known_at,
     )
     return {r["account"]: int(r["balance"]) for r in rows}

@@ -12,13 +12,28 @@ makes a rebuild fast and equal to incremental application:
 The result depends only on the events and their order, never on where the
 page boundaries fall, so applying the log one event at a time, page by page
 or in a rebuild gives identical tables (ARCHITECTURE.md decision 8).
+
+Versioned tables (``TableSpec(versioned=True)``) also keep what the ledger knew
+when (bitemporal ``known_at``). Each row carries ``known_from``, the log position
+of the event that gave it its current values; each version it had before is in
+``<name>_history`` with ``known_to``, the position of the event that replaced
+it. The table as known at position P is ``known_as_of_sql``'s union of both.
+Versions are per event, whatever the page: ``TableProjection.apply`` hands the
+projection its events in a sequence that notes, as the projection's loop moves
+from one event to the next, which event is being applied (``_PageVersions``);
+the ``Rows`` of a versioned table compare each row an event touched with the
+copy taken when it was loaded or when the last event that touched it ended,
+and close the old version when they differ. So history tables too are
+identical whether the log is applied one event at a time, page by page or in
+a rebuild.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,8 +81,12 @@ class TableSpec:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     indexes: tuple[str, ...] = ()  # "(col, col) WHERE ..." or "USING gin (col)"
+    versioned: bool = False
+    """Keep every earlier version of a row in ``<name>_history`` (see the module's docstring)."""
 
     def __post_init__(self) -> None:
+        if self.versioned and all(c.name != KNOWN_FROM for c in self.columns):
+            object.__setattr__(self, "columns", (*self.columns, Column(KNOWN_FROM, "bigint")))
         names = tuple(c.name for c in self.columns)
         object.__setattr__(self, "column_names", names)
         object.__setattr__(self, "getter", _tuple_getter(names))
@@ -82,18 +101,48 @@ class TableSpec:
             for c in self.columns
         )
         statements = [f"CREATE TABLE IF NOT EXISTS {self.name} ({body}, PRIMARY KEY ({', '.join(self.key)}))"]
+        if self.versioned:
+            history = ", ".join(f"{c.name} {c.type}" for c in self.columns)
+            statements.append(f"CREATE TABLE IF NOT EXISTS {self.history} ({history}, {KNOWN_TO} bigint)")
         if indexes:
             statements.extend(self.index_ddl())
         return statements
 
+    @property
+    def history(self) -> str:
+        """The table of a versioned table's earlier row versions."""
+        return f"{self.name}_history"
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The table, and its history table when versioned."""
+        return (self.name, self.history) if self.versioned else (self.name,)
+
     def index_names(self) -> list[str]:
-        return [f"{self.name}_i{i}" for i in range(len(self.indexes))]
+        names = [f"{self.name}_i{i}" for i in range(len(self.indexes))]
+        if self.versioned:
+            names.append(f"{self.history}_{KNOWN_TO}")
+        return names
 
     def index_ddl(self) -> list[str]:
-        return [
+        statements = [
             f"CREATE INDEX IF NOT EXISTS {name} ON {self.name} {index}"
-            for name, index in zip(self.index_names(), self.indexes, strict=True)
+            for name, index in zip(self.index_names(), self.indexes, strict=False)
         ]
+        if self.versioned:
+            statements.append(f"CREATE INDEX IF NOT EXISTS {self.history}_{KNOWN_TO} ON {self.history} ({KNOWN_TO})")
+        return statements
+
+    def known_as_of_sql(self, position_param: str) -> str:
+        """The table's rows as known at the log position ``position_param`` (a bind parameter)."""
+        if not self.versioned:
+            raise ValueError(f"{self.name} is not versioned: it cannot answer as known at a position")
+        names = ", ".join(self.column_names)
+        return (
+            f"SELECT {names} FROM {self.name} WHERE {KNOWN_FROM} <= {position_param} UNION ALL "
+            f"SELECT {names} FROM {self.history} WHERE {KNOWN_FROM} <= {position_param} "
+            f"AND {KNOWN_TO} > {position_param}"
+        )
 
     def blank(self, **values: Any) -> Row:
         """A new row: every column None (defaults are applied here, not by the database)."""
@@ -181,14 +230,86 @@ def array_literal(values: Iterable[Any]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+KNOWN_FROM = "known_from"
+KNOWN_TO = "known_to"
+
+
+class _PageVersions:
+    """Which event of the page is being applied, for the versioned tables' ``Rows``.
+
+    ``TableProjection.apply`` makes one per page; the ``Rows`` of versioned tables made
+    while it applies the page register here. When the projection's loop over the events
+    moves on, the rows the last event touched are closed at that event's position.
+    """
+
+    __slots__ = ("position", "tables")
+
+    def __init__(self) -> None:
+        self.position: int | None = None
+        self.tables: list[Rows] = []
+
+    def enter(self, position: int) -> None:
+        current = self.position
+        if current is not None and current != position:
+            for table in self.tables:
+                if table.pending:
+                    table.close_event(current)
+        self.position = position
+
+
+_page_versions: contextvars.ContextVar[_PageVersions | None] = contextvars.ContextVar(
+    "ttledger_page_versions", default=None)
+
+
+class _TrackedEvents(Sequence[Any]):
+    """A page's events; iterating over them tells ``_PageVersions`` which event is applied."""
+
+    __slots__ = ("_events", "_versions")
+
+    def __init__(self, events: Sequence[Any], versions: _PageVersions) -> None:
+        self._events = events
+        self._versions = versions
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._events[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        enter = self._versions.enter
+        for envelope in self._events:
+            enter(envelope.position)
+            yield envelope
+
+
 @dataclass
 class Rows:
-    """The rows of one table that a page touches: loaded once, changed in memory, written once."""
+    """The rows of one table that a page touches: loaded once, changed in memory, written once.
+
+    For a versioned table, also each row's version as the last event left it (``snapshots``),
+    the rows touched by the event being applied (``pending``) and the versions those events
+    replaced (``history``), written to the history table at ``flush``.
+    """
 
     spec: TableSpec
     rows: dict[Key, Row] = field(default_factory=dict)
     dirty: set[Key] = field(default_factory=set)
     loaded: dict[str, set[Any]] = field(default_factory=dict)  # column -> values already loaded
+    snapshots: dict[Key, Row] = field(default_factory=dict, repr=False)
+    pending: set[Key] = field(default_factory=set, repr=False)
+    history: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
+    _versions: _PageVersions | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.spec.versioned:
+            versions = _page_versions.get()
+            if versions is None:
+                raise RuntimeError(
+                    f"rows of the versioned table {self.spec.name} are written only while "
+                    "TableProjection.apply applies a page")
+            self._versions = versions
+            versions.tables.append(self)
 
     async def load(self, conn: asyncpg.Connection, values: Iterable[Any], column: str | None = None) -> None:
         """Load every row whose ``column`` (default: the single key column) is in ``values``."""
@@ -204,10 +325,14 @@ class Rows:
             f"WHERE {column} = ANY($1::{col.type}[])",
             wanted,
         )
+        versioned = self._versions is not None
         for record in records:
             row = dict(record)
             key = self.spec.key_of(row)
-            self.rows.setdefault(key, row)  # rows created in this page win
+            if key not in self.rows:  # rows created in this page win
+                self.rows[key] = row
+                if versioned:
+                    self.snapshots[key] = dict(row)
 
     def get(self, *key: Any) -> Row | None:
         return self.rows.get(key)
@@ -216,16 +341,50 @@ class Rows:
         key = self.spec.key_of(row)
         self.rows[key] = row
         self.dirty.add(key)
+        if self._versions is not None:
+            self.pending.add(key)
         return row
 
     def touch(self, row: Row) -> Row:
-        self.dirty.add(self.spec.key_of(row))
+        key = self.spec.key_of(row)
+        self.dirty.add(key)
+        if self._versions is not None:
+            self.pending.add(key)
         return row
+
+    def close_event(self, position: int) -> None:
+        """End the versions the event at ``position`` replaced (rows it touched that changed)."""
+        rows, snapshots, history = self.rows, self.snapshots, self.history
+        getter = self.spec.getter
+        for key in self.pending:
+            row = rows[key]
+            before = snapshots.get(key)
+            if before is None:
+                row[KNOWN_FROM] = position  # a new row
+            else:
+                since = before[KNOWN_FROM]
+                row[KNOWN_FROM] = since  # compare the values only
+                if row != before:
+                    if since != position:  # never a version that lasted no event at all
+                        history.append((*getter(before), position))
+                    row[KNOWN_FROM] = position
+            snapshots[key] = dict(row)
+        self.pending.clear()
 
     def where(self, predicate: Callable[[Row], bool]) -> list[Row]:
         return [r for r in self.rows.values() if predicate(r)]
 
     async def flush(self, conn: asyncpg.Connection) -> None:
+        versions = self._versions
+        if versions is not None:
+            if self.pending:
+                if versions.position is None:  # pragma: no cover - a page of no events touches nothing
+                    raise RuntimeError(f"rows of {self.spec.name} touched outside any event")
+                self.close_event(versions.position)  # touched after the loop: the page's last event
+            if self.history:
+                await conn.copy_records_to_table(
+                    f"{self.spec.name}_history", records=self.history, columns=[*self.spec.column_names, KNOWN_TO])
+                self.history.clear()
         if not self.dirty:
             return
         rows = [self.rows[k] for k in self.dirty]
@@ -256,8 +415,21 @@ class Appended:
 
     spec: TableSpec
     records: list[tuple[Any, ...]] = field(default_factory=list)
+    _versions: _PageVersions | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.spec.versioned:
+            self._versions = _page_versions.get()
+            if self._versions is None:
+                raise RuntimeError(
+                    f"rows of the versioned table {self.spec.name} are written only while "
+                    "TableProjection.apply applies a page")
 
     def add(self, **values: Any) -> None:
+        if self._versions is not None:
+            if self._versions.position is None:  # pragma: no cover
+                raise RuntimeError(f"a row of {self.spec.name} appended outside any event")
+            values[KNOWN_FROM] = self._versions.position
         self.records.append(tuple([values.get(c) for c in self.spec.column_names]))
 
     async def flush(self, conn: asyncpg.Connection) -> None:
@@ -282,14 +454,23 @@ class TableProjection:
         # commit is simply applied again and exactly-once holds. The event log's own
         # writes keep synchronous commit.
         await conn.execute("SET LOCAL synchronous_commit TO off")
-        await self.apply_page(conn, events)
+        if not any(s.versioned for s in self.specs):
+            await self.apply_page(conn, events)
+            return
+        versions = _PageVersions()
+        token = _page_versions.set(versions)
+        try:
+            await self.apply_page(conn, _TrackedEvents(events, versions))
+        finally:
+            _page_versions.reset(token)
 
     async def apply_page(self, conn: asyncpg.Connection, events: Sequence[Any]) -> None:
         raise NotImplementedError
 
     @property
     def tables(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.specs)
+        """Every table the projection owns, history tables included (a rebuild drops them all)."""
+        return tuple(t for s in self.specs for t in s.tables)
 
     version: int = 1
     """Raise when what the projection writes changes while its tables keep their shape."""

@@ -43,7 +43,7 @@ PUBLIC_RESEARCH = ("university", "research_institute")
 ROYALTY_KINDS = frozenset({DueKind.royalty})  # AUTM running royalties; minimum top-ups are "other"
 
 # Trigram indexes (pg_trgm, migration 0006) serve the lists' text search (projections/lists.py).
-INSTITUTIONS = lookups.institution_spec("ct_institutions", ("USING gin (name gin_trgm_ops)",))
+INSTITUTIONS = lookups.institution_spec("ct_institutions", ("USING gin (name gin_trgm_ops)",), versioned=True)
 ACHIEVEMENTS = TableSpec(
     "ct_achievements",
     cols(
@@ -65,6 +65,7 @@ ACHIEVEMENTS = TableSpec(
         "USING gin (viewer_ids)",
         "USING gin (ever_exchange_ids)",
     ),
+    versioned=True,
 )
 CONTRACTS = TableSpec(
     "ct_contracts",
@@ -108,6 +109,7 @@ CONTRACTS = TableSpec(
         "(trial_end_on, contract_id) WHERE kind = 'ufpl_licence' AND ufpl_stage = 'trial' "
         "AND converted_on IS NULL AND returned_on IS NULL",
     ),
+    versioned=True,
 )
 INCOME = TableSpec(
     "ct_income",
@@ -118,6 +120,7 @@ INCOME = TableSpec(
     ),
     ("position", "seq"),
     ("(institution_id, received_on)", "(received_on)"),
+    versioned=True,
 )
 HOLDINGS = TableSpec(
     "ct_holdings",
@@ -161,6 +164,7 @@ UFPL_MONEY = TableSpec(
     ),
     ("position",),
     ("(on_date)",),
+    versioned=True,
 )
 
 # --- topics -------------------------------------------------------------------------------

@@ -241,7 +241,8 @@ UFPL_FUNNEL = {
     "date_basis": (
         "Each stage in the period of its own date: first listing, signing, effective date (trial "
         "start), conversion, return, first default; revenue by the report date, compensation by "
-        "the payment date."
+        "the payment date. With as_of, the funnel on that business date: a stage counts only once "
+        "its own date is on or before as_of."
     ),
     "status_basis": "Drafts never count; a returned licence stays counted as signed and started.",
 }
@@ -258,24 +259,29 @@ AGEING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 RECEIVABLES = {
     "title": "应收账款 outstanding and overdue, with ageing",
     "formula": (
-        "outstanding = Σ (amount − paid − written off − cancelled) over due items; paid includes payments, "
-        "credits applied and insurance compensation; overdue = outstanding on items whose current "
-        "due date (deferrals applied) is before as_of; days overdue = as_of − due date; buckets "
+        "outstanding = Σ (amount − paid − written off − cancelled) over the due items that had arisen by "
+        "as_of, counting only payments, credits applied, insurance compensation, write-offs and "
+        "cancellations dated on or before as_of; overdue = outstanding on items whose due date on as_of "
+        "(deferrals decided by then applied) is before as_of; days overdue = as_of − due date; buckets "
         "0-30 (1 to 30 days), 31-90, 91-180, 181-365, >365 days overdue; not_due = outstanding on "
         "items due on or after as_of"
     ),
     "scope": (
-        "Due items (应收) of every contract: installments and entry fees from the effective date "
-        "(or UFPL conversion), royalties from reports, minimum-royalty top-ups and milestone "
-        "payments, and amounts an ending kept as still owed (agreed compensation, liquidated "
-        "damages); booked to the contract's lead seller. Credits held from overpayments are not "
+        "Due items (应收) of every contract, each from the day it arose: installments and entry fees "
+        "from the effective date (or the UFPL conversion), royalties from the royalty report, "
+        "minimum-royalty top-ups from the top-up, milestone payments from the milestone reached, "
+        "and amounts an ending kept as still owed (agreed compensation, liquidated damages) from "
+        "the end; booked to the contract's lead seller, on the same days as the journal's "
+        "receivable entries, so the figure equals the books' receivable balance on as_of. Credits held from overpayments are not "
         "receivables. Items not yet due when a contract ended are cancelled by the end "
         "(民法典 第566条) and are not receivables."
     ),
     "date_basis": (
-        "Ageing is computed from the as_of date given with the query against each item's current "
-        "due date (a deferral 延期支付 moves it). Amounts paid and written off are those recorded "
-        "up to as_of_position, whatever their business dates."
+        "The state on the business date as_of (an item counts from the day it arose; money, "
+        "write-offs and cancellations by their business dates; a deferral 延期支付 from the day it "
+        "was decided), as the ledger knew it at log position known_at (default: everything "
+        "recorded): entries recorded after known_at are left out even when dated earlier. Ageing "
+        "is as_of less the item's due date on as_of."
     ),
     "status_basis": "Items with something outstanding, whatever the contract's status (a debt "
     "survives the contract's end).",
@@ -301,7 +307,8 @@ DISTRIBUTION = {
     ),
     "date_basis": "Receipt date (received_on; for a credit applied, the day it was applied) puts "
     "a receipt and its lines in a period; "
-    "award deadline status is judged as of the as_of date given.",
+    "the audit is the state on the as_of date given: income received, awards paid and policies "
+    "adopted on or before it, and award deadline status judged on it.",
     "status_basis": (
         "Deadline (财税〔2018〕58号: award paid within 36 months of receiving the income): "
         "paid_in_time = fully paid by as_of and every payment within the deadline; paid_late = "

@@ -56,6 +56,7 @@ POLICIES = TableSpec(
     ),
     ("policy_id", "version_label"),
     ("(institution_id)",),
+    versioned=True,
 )
 RECEIPTS = TableSpec(
     "dist_receipts",
@@ -69,6 +70,7 @@ RECEIPTS = TableSpec(
     ("distribution_id",),
     ("(institution_id, received_on)", "(contract_id)",
      "(received_on, distribution_id)"),  # the distributions list's order (projections/record_lists.py)
+    versioned=True,
 )
 LINES = TableSpec(
     "dist_lines",
@@ -85,6 +87,7 @@ LINES = TableSpec(
      "(distribution_id) WHERE allocated_fen <= 0 AND paid_fen > 0",
      # The work queues' award deadlines (projections/queues.py): inventors' lines not paid in full.
      "(deadline_on) WHERE beneficiary = 'inventor_team' AND allocated_fen > paid_fen"),
+    versioned=True,
 )
 PAYMENTS = TableSpec(
     "dist_payments",
@@ -95,6 +98,7 @@ PAYMENTS = TableSpec(
     ),
     ("distribution_id", "payment_id"),
     ("(institution_id, paid_on)", "(distribution_id, key)", "(paid_on)"),
+    versioned=True,
 )
 # Inventors with their team allocations summed, so that the regulator's audit counts the
 # inventors of every institution without a pass over all the lines.
@@ -102,6 +106,7 @@ INVENTORS = TableSpec(
     "dist_inventors",
     cols("institution_id uuid, inventor text, team_allocated_fen bigint"),
     ("institution_id", "inventor"),
+    versioned=True,
 )
 RECOVERIES = TableSpec(
     "dist_recoveries",
@@ -112,6 +117,7 @@ RECOVERIES = TableSpec(
     ),
     ("position",),
     ("(institution_id, moved_on)",),
+    versioned=True,
 )
 HOLDINGS = TableSpec(
     "dist_holdings", cols("holding_id uuid, institution_id uuid, contract_id uuid"), ("holding_id",)
@@ -124,6 +130,7 @@ SHARE_AWARDS = TableSpec(
     ),
     ("position",),
     ("(institution_id, awarded_on)",),
+    versioned=True,
 )
 
 T_P_CREATED = topic(P, "Created")

@@ -27,7 +27,7 @@ def text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def institution_spec(name: str, indexes: tuple[str, ...] = ()) -> TableSpec:
+def institution_spec(name: str, indexes: tuple[str, ...] = (), *, versioned: bool = False) -> TableSpec:
     return TableSpec(
         name,
         cols(
@@ -36,6 +36,7 @@ def institution_spec(name: str, indexes: tuple[str, ...] = ()) -> TableSpec:
         ),
         ("institution_id",),
         indexes,
+        versioned=versioned,
     )
 
 

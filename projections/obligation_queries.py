@@ -8,7 +8,8 @@ status (财税〔2018〕58号, counted from the allocation date), as for cash aw
 (专利法实施细则 2023 第92–94条) per institution: the statutory floor, what was paid, and its
 status as of a date (due, met, met_late, overdue, agreed).
 
-Both read the tables of projection ``distribution`` (projections/obligations.py).
+Both read the tables of projection ``distribution`` (projections/obligations.py), as they are or,
+with ``known_at``, as they were at that log position (projections/queries.py, "As known at").
 """
 
 from __future__ import annotations
@@ -20,9 +21,26 @@ from uuid import UUID
 import asyncpg
 
 from projections import definitions as defs
+from projections.base import TableSpec
+from projections.obligations import BONUS_PAYMENTS, BONUSES, SELF_LINES, SELF_PAYMENTS
 
 SELF_STATUSES = ("paid_in_time", "paid_late", "open", "overdue")
 BONUS_STATUSES = ("due", "met", "met_late", "overdue", "agreed")
+
+
+def _known_at(known_at: int | None, params: list[Any]) -> str | None:
+    """The bind parameter of ``known_at``, added to ``params`` (``None`` without it)."""
+    if known_at is None:
+        return None
+    params.append(known_at)
+    return f"${len(params)}::bigint"
+
+
+def _table(spec: TableSpec, alias: str, known_p: str | None) -> str:
+    """``spec``'s table named ``alias`` for a FROM clause: as it is, or as known at ``known_p``."""
+    if known_p is None:
+        return f"{spec.name} {alias}"
+    return f"({spec.known_as_of_sql(known_p)}) AS {alias}"
 
 
 def _where(column: str, institution_id: UUID | str | None, contract_id: Any, date_from: date | None,
@@ -44,14 +62,17 @@ def _where(column: str, institution_id: UUID | str | None, contract_id: Any, dat
 
 async def self_implementation_awards(conn: asyncpg.Connection, *, as_of: date,
                                      institution_id: UUID | str | None = None, contract_id: Any = None,
-                                     date_from: date | None = None, date_to: date | None = None) -> dict[str, Any]:
+                                     date_from: date | None = None, date_to: date | None = None,
+                                     known_at: int | None = None) -> dict[str, Any]:
     params: list[Any] = [as_of]
     cond = _where("allocated_on", institution_id, contract_id, date_from, date_to, params)
+    known_p = _known_at(known_at, params)
     records = await conn.fetch(
         "WITH l AS (SELECT l.institution_id, l.self_implementation_id, l.year, l.inventor, l.allocated_fen, "
         "l.deadline_on, coalesce(sum(p.amount_fen) FILTER (WHERE p.paid_on <= $1::date), 0)::bigint AS paid, "
         "coalesce(bool_or(NOT p.within_deadline) FILTER (WHERE p.paid_on <= $1::date), false) AS late "
-        "FROM dist_self_lines l LEFT JOIN dist_self_payments p USING (self_implementation_id, year, inventor) "
+        f"FROM {_table(SELF_LINES, 'l', known_p)} LEFT JOIN {_table(SELF_PAYMENTS, 'p', known_p)} "
+        "USING (self_implementation_id, year, inventor) "
         f"WHERE l.allocated_on <= $1::date AND {_qualified(cond)} GROUP BY 1, 2, 3, 4, 5, 6) "
         "SELECT institution_id, CASE WHEN allocated_fen <= 0 THEN NULL WHEN paid >= allocated_fen THEN "
         "CASE WHEN late THEN 'paid_late' ELSE 'paid_in_time' END WHEN $1::date > deadline_on THEN 'overdue' "
@@ -59,7 +80,8 @@ async def self_implementation_awards(conn: asyncpg.Connection, *, as_of: date,
         "coalesce(sum(allocated_fen), 0)::bigint AS allocated_fen, coalesce(sum(paid), 0)::bigint AS paid_fen "
         "FROM l GROUP BY 1, 2 ORDER BY 1, 2", *params)
     awards = await conn.fetch(
-        "SELECT institution_id, count(DISTINCT (self_implementation_id, year)) FROM dist_self_lines "
+        "SELECT institution_id, count(DISTINCT (self_implementation_id, year)) "
+        f"FROM {_table(SELF_LINES, 'dist_self_lines', known_p)} "
         f"WHERE allocated_on <= $1::date AND {cond} GROUP BY 1", *params)
     rows: dict[Any, dict[str, Any]] = {}
     for r in records:
@@ -97,9 +119,10 @@ def _self_row(institution_id: Any) -> dict[str, Any]:
 
 async def invention_bonuses(conn: asyncpg.Connection, *, as_of: date, institution_id: UUID | str | None = None,
                             contract_id: Any = None, date_from: date | None = None,
-                            date_to: date | None = None) -> dict[str, Any]:
+                            date_to: date | None = None, known_at: int | None = None) -> dict[str, Any]:
     params: list[Any] = [as_of]
     cond = _where("granted_on", institution_id, contract_id, date_from, date_to, params)
+    known_p = _known_at(known_at, params)
     scope = f"b.service AND b.granted_on <= $1::date AND {_qualified(cond, 'b')}"
     # Two flat passes (most patents have no bonus payment yet, and a national register holds
     # tens of thousands): every patent counted as unpaid, due or overdue by its deadline,
@@ -108,13 +131,13 @@ async def invention_bonuses(conn: asyncpg.Connection, *, as_of: date, institutio
     unpaid = await conn.fetch(
         "SELECT b.institution_id, CASE WHEN $1::date > b.deadline_on THEN 'overdue' ELSE 'due' END AS status, "
         "count(*) AS patents, sum(b.floor_fen)::bigint AS floor_fen "
-        f"FROM dist_invention_bonuses b WHERE {scope} GROUP BY 1, 2", *params)
+        f"FROM {_table(BONUSES, 'b', known_p)} WHERE {scope} GROUP BY 1, 2", *params)
     paid_patents = await conn.fetch(
         "SELECT b.institution_id, b.floor_fen, CASE WHEN $1::date > b.deadline_on THEN 'overdue' ELSE 'due' END "
         "AS assumed, coalesce(sum(p.amount_fen), 0)::bigint AS paid, "
         "coalesce(sum(p.amount_fen) FILTER (WHERE p.paid_on <= b.deadline_on), 0)::bigint AS in_time, "
         "bool_or(p.agreed) AS agreed "
-        "FROM dist_invention_bonus_payments p JOIN dist_invention_bonuses b USING (achievement_id) "
+        f"FROM {_table(BONUS_PAYMENTS, 'p', known_p)} JOIN {_table(BONUSES, 'b', known_p)} USING (achievement_id) "
         f"WHERE p.paid_on <= $1::date AND {scope} GROUP BY b.achievement_id, 1, 2, 3", *params)
     buckets: dict[tuple[Any, str], dict[str, int]] = {}
 

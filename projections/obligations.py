@@ -45,6 +45,7 @@ SELF_LINES = TableSpec(
     ),
     ("self_implementation_id", "year", "inventor"),
     ("(institution_id, allocated_on)",),
+    versioned=True,
 )
 SELF_PAYMENTS = TableSpec(
     "dist_self_payments",
@@ -54,6 +55,7 @@ SELF_PAYMENTS = TableSpec(
     ),
     ("self_implementation_id", "payment_id"),
     ("(self_implementation_id, year, inventor)",),
+    versioned=True,
 )
 BONUSES = TableSpec(
     "dist_invention_bonuses",
@@ -63,12 +65,14 @@ BONUSES = TableSpec(
     ),
     ("achievement_id",),
     ("(institution_id, granted_on)", "(deadline_on) WHERE service"),
+    versioned=True,
 )
 BONUS_PAYMENTS = TableSpec(
     "dist_invention_bonus_payments",
     cols("achievement_id uuid, payment_id text, amount_fen bigint, paid_on date, agreed boolean"),
     ("achievement_id", "payment_id"),
     ("(achievement_id)",),
+    versioned=True,
 )
 NOTICES = TableSpec(
     "dist_notices",

@@ -16,6 +16,15 @@ Functions (all keyword arguments after ``db``, a pool or a connection):
 
 Annual reports are in ``projections.reports``. Bad arguments raise
 ``StatisticsQueryError`` naming the argument (the API answers 422).
+
+As known at (bitemporal): every function takes ``known_at``, a log position,
+and then answers from only the events recorded up to it: the versioned tables
+(``TableSpec(versioned=True)``, projections/base.py) read as they were at that
+position (``known``). ``as_of`` and the date ranges are the business dates;
+``known_at`` is what the ledger knew. Every answer names the ``known_at`` it
+used (the given position, or the projection's position when none is given),
+at its top and in its ``definition``; the same pair gives the same figures
+whatever is recorded later, back-dated entries included.
 """
 
 from __future__ import annotations
@@ -49,9 +58,10 @@ PERIODS = ("year", "quarter", "month")
 class StatisticsQueryError(ValueError):
     """An argument of a statistics query is not acceptable; ``field`` names it."""
 
-    def __init__(self, field: str, detail: str) -> None:
+    def __init__(self, field: str, detail: str, detail_zh: str | None = None) -> None:
         self.field = field
         self.detail = detail
+        self.detail_zh = detail_zh
         super().__init__(f"{field}: {detail}")
 
 
@@ -96,10 +106,70 @@ class Sql:
     """Collects parameters so that every value travels as a bind parameter."""
 
     params: list[Any] = field(default_factory=list)
+    known_p: str | None = None  # the parameter of ``known_at``, once ``known`` has added it
 
     def param(self, value: Any, cast: str) -> str:
         self.params.append(value)
         return f"${len(self.params)}::{cast}"
+
+
+_VERSIONED: dict[str, Any] = {}
+
+
+def _versioned_spec(table: str) -> Any:
+    if not _VERSIONED:
+        from projections.registry import all_projections
+
+        _VERSIONED.update({s.name: s for p in all_projections() for s in p.specs if s.versioned})
+    try:
+        return _VERSIONED[table]
+    except KeyError:
+        raise ValueError(f"{table} is not a versioned table: it cannot be read as known at a position") from None
+
+
+def known(sql: Sql, table: str, known_at: int | None, alias: str | None = None) -> str:
+    """``table`` for a FROM clause: as it is now, or as known at log position ``known_at``.
+
+    With ``known_at``, the rows the table had at that position: current rows known
+    from it or earlier, and earlier versions that were still current then (its history
+    table), as a subquery named ``alias`` (default: the table's name, so the query's
+    column references stay as they are). ``known_at`` travels as a bind parameter,
+    added to ``sql`` once whatever the number of tables read.
+    """
+    if known_at is None:
+        return table if alias is None else f"{table} {alias}"
+    spec = _versioned_spec(table)
+    if sql.known_p is None:
+        sql.known_p = sql.param(known_at, "bigint")
+    return f"({spec.known_as_of_sql(sql.known_p)}) AS {alias or table}"
+
+
+def check_known_at(known_at: int | None) -> None:
+    """Refuse a ``known_at`` that is not a log position (positions start at 1)."""
+    if known_at is None:
+        return
+    if isinstance(known_at, bool) or not isinstance(known_at, int) or known_at < 1:
+        raise StatisticsQueryError("known_at", f"{known_at!r} is not a log position (1 or more)",
+                                   f"{known_at!r} 不是日志位置（须为 1 或更大的整数）")
+
+
+def known_position(known_at: int | None, positions: Mapping[str, int]) -> int:
+    """The position an answer is known at: ``known_at``, once every projection read has applied it.
+
+    Without ``known_at``, the lowest position of the projections read (what the figures include).
+    A projection behind ``known_at`` has not applied every event up to it, so its figures would
+    not be those the ledger knew then: refused (the API waits for the projections first).
+    """
+    reached = min(positions.values()) if positions else 0
+    if known_at is None:
+        return reached
+    behind = {name: p for name, p in positions.items() if p < known_at}
+    if behind:
+        shown = ", ".join(f"{name} at {p}" for name, p in sorted(behind.items()))
+        raise StatisticsQueryError(
+            "known_at", f"position {known_at} is not applied yet by the projections read ({shown})",
+            f"所读投影尚未应用到日志位置 {known_at}（{shown}）")
+    return known_at
 
 
 @dataclass(frozen=True)
@@ -268,6 +338,7 @@ async def contract_value(
     filters: Mapping[str, Any] | None = None,
     currency: str = "CNY",
     yoy: bool = True,
+    known_at: int | None = None,
 ) -> dict[str, Any]:
     """技术合同成交额 grouped by any of ``CONTRACT_DIMS`` and ``period``, filtered by the same.
 
@@ -278,6 +349,7 @@ async def contract_value(
     if date_basis not in DATE_BASES:
         raise StatisticsQueryError("date_basis", f"{date_basis!r} is not one of signed, registered")
     column = DATE_BASES[date_basis]
+    check_known_at(known_at)
     sql = Sql()
     groups = _group(sql, CONTRACT_DIMS, group_by, column, period)
     with_yoy = yoy and "period" in group_by
@@ -296,13 +368,15 @@ async def contract_value(
         "coalesce(sum(registered_value_fen), 0)::bigint AS registered_value_fen",
         "coalesce(sum(cash_received_fen), 0)::bigint AS cash_received_fen",
     ]
-    query = f"SELECT {', '.join(select)} FROM ct_contracts WHERE {' AND '.join(where)}"
+    query = (f"SELECT {', '.join(select)} FROM {known(sql, 'ct_contracts', known_at)} "
+             f"WHERE {' AND '.join(where)}")
     if groups:
         query += f" GROUP BY {', '.join(str(i) for i in range(1, len(groups) + 1))}"
         query += f" ORDER BY {', '.join(str(i) for i in range(1, len(groups) + 1))}"
     async with read_snapshot(db) as conn:
-        records = await conn.fetch(query, *sql.params)
         position = await position_of(conn, "contracts")
+        used = known_position(known_at, {"contracts": position})
+        records = await conn.fetch(query, *sql.params)
     rows = []
     for r in records:
         row = _row_keys(r, groups, period)
@@ -322,6 +396,7 @@ async def contract_value(
         "date_from": date_from.isoformat() if date_from else None,
         "date_to": date_to.isoformat() if date_to else None,
         "filters": {k: _plain_filter(v) for k, v in (filters or {}).items() if v is not None},
+        "known_at": used,
         "rows": out_rows,
         "totals": totals,
         "definition": definition(
@@ -334,6 +409,7 @@ async def contract_value(
             currency=f"{currency}; amounts in fen (0.01 yuan); contracts in other currencies are "
             "not converted and not included",
             as_of_position=position,
+            known_at=used,
         ),
     }
 
@@ -389,6 +465,7 @@ async def transfer_rate(
     date_from: date | None = None,
     date_to: date | None = None,
     filters: Mapping[str, Any] | None = None,
+    known_at: int | None = None,
 ) -> dict[str, Any]:
     """科技成果转化率 by the named formula, grouped by institution, region, field, IP type, period.
 
@@ -400,6 +477,7 @@ async def transfer_rate(
         chosen = transfer_rate_formula(formula)
     except KeyError as exc:
         raise StatisticsQueryError("formula", str(exc.args[0])) from None
+    check_known_at(known_at)
     sql = Sql()
     as_of_param = sql.param(as_of or FOREVER, "date")
     groups = _group(sql, TRANSFER_DIMS, group_by, chosen.date_column, period)
@@ -411,13 +489,15 @@ async def transfer_rate(
         f"({chosen.numerator_sql.format(as_of=as_of_param)})::bigint AS numerator",
         f"({chosen.denominator_sql.format(as_of=as_of_param)})::bigint AS denominator",
     ]
-    query = f"SELECT {', '.join(select)} FROM tr_achievements WHERE {' AND '.join(where)}"
+    query = (f"SELECT {', '.join(select)} FROM {known(sql, 'tr_achievements', known_at)} "
+             f"WHERE {' AND '.join(where)}")
     if groups:
         positions = ", ".join(str(i) for i in range(1, len(groups) + 1))
         query += f" GROUP BY {positions} ORDER BY {positions}"
     async with read_snapshot(db) as conn:
-        records = await conn.fetch(query, *sql.params)
         position = await position_of(conn, "transfer")
+        used = known_position(known_at, {"transfer": position})
+        records = await conn.fetch(query, *sql.params)
     rows = []
     for r in records:
         row = _row_keys(r, groups, period)
@@ -434,6 +514,7 @@ async def transfer_rate(
         "group_by": list(group_by),
         "period": period if "period" in group_by else None,
         "as_of": as_of.isoformat() if as_of else None,
+        "known_at": used,
         "rows": rows,
         "totals": {"numerator": num, "denominator": den, "rate": ratio, "rate_percent": percent},
         "definition": definition(
@@ -447,6 +528,7 @@ async def transfer_rate(
             status_basis=defs.TRANSFERRED,
             currency="none (counts of achievements)",
             as_of_position=position,
+            known_at=used,
             formula_name=chosen.name,
         ),
     }
@@ -472,12 +554,18 @@ async def ufpl_funnel(
     date_to: date | None = None,
     filters: Mapping[str, Any] | None = None,
     currency: str = "CNY",
+    known_at: int | None = None,
+    as_of: date | None = None,
 ) -> dict[str, Any]:
     """先使用后付费: listed → signed → trials started → converted / returned / defaulted.
 
     Group by ``period``, ``institution`` (owner / lead seller), ``region``,
-    ``field``; filter by the same three (a value or a list).
+    ``field``; filter by the same three (a value or a list). ``as_of``: the funnel on that
+    business date, each stage counted only once its own date has come (a licence converted
+    later is still in its trial on ``as_of``).
     """
+    if as_of is not None and (date_to is None or as_of < date_to):
+        date_to = as_of
     for name in group_by:
         if name != "period" and name not in UFPL_DIMS:
             raise StatisticsQueryError("group_by", f"{name!r} is not one of period, {', '.join(UFPL_DIMS)}")
@@ -486,10 +574,12 @@ async def ufpl_funnel(
     for name in filters or {}:
         if name not in UFPL_DIMS:
             raise StatisticsQueryError(f"filters.{name}", f"not one of {', '.join(UFPL_DIMS)}")
+    check_known_at(known_at)
 
     def stage_query(table: str, date_col: str, extra_where: str, selects: str, source: str,
                     columns: Mapping[str, str], extra_group: str = "") -> tuple[str, list[Any]]:
         sql = Sql()
+        source = source.replace("{table}", known(sql, table, known_at))
         keys = []
         for name in group_by:
             keys.append(f"{_period_expr(date_col, period)} AS period" if name == "period"
@@ -514,24 +604,25 @@ async def ufpl_funnel(
 
     listed_q = stage_query(
         "ct_achievements", "first_listed_on", "ufpl_eligible", "'listed' AS stage, count(*) AS n, "
-        "0::bigint AS amount", "ct_achievements", _UFPL_COLUMNS["achievements"])
+        "0::bigint AS amount", "{table}", _UFPL_COLUMNS["achievements"])
     stages_q = stage_query(
         "ct_contracts", "s.on_date", "kind = 'ufpl_licence'",
         "s.stage AS stage, count(*) AS n, coalesce(sum(s.amount), 0)::bigint AS amount",
-        "ct_contracts CROSS JOIN LATERAL (VALUES ('signed', signed_on, contract_value_fen), "
+        "{table} CROSS JOIN LATERAL (VALUES ('signed', signed_on, contract_value_fen), "
         "('trials_started', trial_started_on, 0::bigint), ('converted', converted_on, 0::bigint), "
         "('returned', returned_on, 0::bigint), ('defaulted', first_default_on, 0::bigint)) "
         "AS s(stage, on_date, amount)",
         _UFPL_COLUMNS["contracts"], "s.stage")
     money_q = stage_query(
         "ct_ufpl_money", "on_date", "TRUE", "kind AS stage, count(*) AS n, "
-        "coalesce(sum(amount_fen), 0)::bigint AS amount", "ct_ufpl_money",
+        "coalesce(sum(amount_fen), 0)::bigint AS amount", "{table}",
         _UFPL_COLUMNS["contracts"], "kind")
     async with read_snapshot(db) as conn:
+        position = await position_of(conn, "contracts")
+        used = known_position(known_at, {"contracts": position})
         records = []
         for query, params in (listed_q, stages_q, money_q):
             records.extend(await conn.fetch(query, *params))
-        position = await position_of(conn, "contracts")
     groups = [(name, name) for name in group_by]
     table: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in records:
@@ -560,6 +651,8 @@ async def ufpl_funnel(
         "figure": "ufpl_funnel",
         "group_by": list(group_by),
         "period": period if "period" in group_by else None,
+        "as_of": as_of.isoformat() if as_of else None,
+        "known_at": used,
         "rows": rows,
         "totals": totals,
         "definition": definition(
@@ -567,10 +660,11 @@ async def ufpl_funnel(
             title=defs.UFPL_FUNNEL["title"],
             formula=defs.UFPL_FUNNEL["formula"],
             scope=defs.UFPL_FUNNEL["scope"],
-            date_basis=defs.UFPL_FUNNEL["date_basis"],
+            date_basis=defs.UFPL_FUNNEL["date_basis"] + (f" as_of = {as_of}." if as_of else ""),
             status_basis=defs.UFPL_FUNNEL["status_basis"],
             currency=f"{currency}; amounts in fen",
             as_of_position=position,
+            known_at=used,
             listed_definition=defs.UFPL_LISTED,
         ),
     }
@@ -600,29 +694,66 @@ async def receivables(
     institution_id: UUID | str | None = None,
     contract_id: UUID | str | None = None,
     currency: str = "CNY",
+    known_at: int | None = None,
 ) -> dict[str, Any]:
-    """Outstanding and overdue receivables with ageing buckets, as of ``as_of``.
+    """Outstanding and overdue receivables with ageing buckets, on business date ``as_of`` as the
+    ledger knew it at log position ``known_at`` (default: everything recorded).
 
     Group by any of ``institution``, ``contract``, ``buyer``, ``contract_kind``
     and ``bucket`` (the ageing bucket as a dimension); every row also has one
     column per bucket.
+
+    An item counts from the day it arose, with the payments, credits, insurance,
+    write-offs and cancellations dated on or before ``as_of`` and the deferrals
+    decided by then (projections/receivables.py). Read as today's outstanding
+    amount less what happened after the pair (dated after ``as_of`` or recorded
+    after ``known_at``), so a recent pair reads few movements.
     """
     sql = Sql()
     as_of_p = sql.param(as_of, "date")
-    days = f"({as_of_p} - due_on)"
-    bucket_case = "CASE WHEN due_on >= " + as_of_p + " THEN 'not_due' " + " ".join(
-        f"WHEN {days} <= {hi} THEN '{label}'" for label, _, hi in AGEING_BUCKETS if hi is not None
-    ) + f" ELSE '{AGEING_BUCKETS[-1][0]}' END"
+    known_p = sql.param(known_at, "bigint") if known_at is not None else None
     keys = []
     for name in group_by:
         if name not in RECEIVABLE_GROUPS:
             raise StatisticsQueryError("group_by", f"{name!r} is not one of {', '.join(RECEIVABLE_GROUPS)}")
-        keys.append(f"{bucket_case if name == 'bucket' else RECEIVABLE_GROUPS[name]} AS {name}")
-    where = ["outstanding_fen > 0", f"currency = {sql.param(currency, 'text')}"]
+    scope = [("currency", sql.param(currency, "text"))]
     if institution_id is not None:
-        where.append(f"institution_id = {sql.param(_values('institution_id', institution_id, 'uuid')[0], 'uuid')}")
+        scope.append(("institution_id", sql.param(_values("institution_id", institution_id, "uuid")[0], "uuid")))
     if contract_id is not None:
-        where.append(f"contract_id = {sql.param(_values('contract_id', contract_id, 'uuid')[0], 'uuid')}")
+        scope.append(("contract_id", sql.param(_values("contract_id", contract_id, "uuid")[0], "uuid")))
+    later = f"m.on_date > {as_of_p}" + (f" OR m.position > {known_p}" if known_p else "")
+    known_item = f" AND i.arose_position <= {known_p}" if known_p else ""
+    known_deferral = f" AND d.position <= {known_p}" if known_p else ""
+    item_scope = " AND ".join(f"i.{column} = {p}" for column, p in scope)
+    movement_scope = " AND ".join(f"m.{column} = {p}" for column, p in scope)
+    # The due date on the pair: the last deferral decided by as_of and known by known_at, else
+    # the original due date; only items deferred after the pair need looking up.
+    due_on = (
+        "CASE WHEN l.redated THEN coalesce((SELECT d.due_on FROM rcv_movements d WHERE d.contract_id = "
+        "i.contract_id AND d.item_id = i.item_id AND d.kind = 'deferred' AND d.on_date <= "
+        f"{as_of_p}{known_deferral} ORDER BY d.position DESC LIMIT 1), i.original_due_on) ELSE i.due_on END"
+    )
+    item_cols = (
+        "i.contract_id, i.institution_id, i.buyer_id, i.contract_kind, "
+        f"i.outstanding_fen - coalesce(l.undo, 0) AS outstanding_fen, {due_on} AS due_on"
+    )
+    source = (
+        "WITH later AS (SELECT m.contract_id, m.item_id, "
+        "coalesce(sum(m.amount_fen) FILTER (WHERE m.kind <> 'arose'), 0) AS undo, "
+        "bool_or(m.kind = 'deferred') AS redated "
+        f"FROM rcv_movements m WHERE ({later}) AND {movement_scope} "
+        "GROUP BY 1, 2), "
+        f"items AS (SELECT {item_cols} FROM rcv_items i LEFT JOIN later l USING (contract_id, item_id) "
+        f"WHERE i.outstanding_fen > 0 AND i.fell_due_on <= {as_of_p}{known_item} AND {item_scope} "
+        f"UNION ALL SELECT {item_cols} FROM rcv_items i JOIN later l USING (contract_id, item_id) "
+        f"WHERE i.outstanding_fen <= 0 AND i.fell_due_on <= {as_of_p}{known_item} AND {item_scope}) "
+    )
+    days = f"({as_of_p} - due_on)"
+    bucket_case = "CASE WHEN due_on >= " + as_of_p + " THEN 'not_due' " + " ".join(
+        f"WHEN {days} <= {hi} THEN '{label}'" for label, _, hi in AGEING_BUCKETS if hi is not None
+    ) + f" ELSE '{AGEING_BUCKETS[-1][0]}' END"
+    for name in group_by:
+        keys.append(f"{bucket_case if name == 'bucket' else RECEIVABLE_GROUPS[name]} AS {name}")
     figures = [
         "count(*) AS items",
         "count(DISTINCT contract_id) AS contracts",
@@ -633,7 +764,7 @@ async def receivables(
     for label, lo, hi in AGEING_BUCKETS:
         cond = f"{days} >= {lo}" + (f" AND {days} <= {hi}" if hi is not None else "")
         figures.append(f"coalesce(sum(outstanding_fen) FILTER (WHERE {cond}), 0)::bigint AS \"{label}\"")
-    query = f"SELECT {', '.join([*keys, *figures])} FROM rcv_items WHERE {' AND '.join(where)}"
+    query = f"{source}SELECT {', '.join([*keys, *figures])} FROM items WHERE outstanding_fen > 0"
     if keys:
         positions = ", ".join(str(i) for i in range(1, len(keys) + 1))
         query += f" GROUP BY {positions} ORDER BY {positions}"
@@ -655,9 +786,11 @@ async def receivables(
         "not_due_fen": sum(r["not_due_fen"] for r in rows),
         "ageing_fen": {label: sum(r["ageing_fen"][label] for r in rows) for label, _, _ in AGEING_BUCKETS},
     }
+    used = position if known_at is None else known_at
     return {
         "figure": "receivables",
         "as_of": as_of.isoformat(),
+        "known_at": used,
         "group_by": list(group_by),
         "buckets": [label for label, _, _ in AGEING_BUCKETS],
         "rows": rows,
@@ -667,10 +800,11 @@ async def receivables(
             title=defs.RECEIVABLES["title"],
             formula=defs.RECEIVABLES["formula"],
             scope=defs.RECEIVABLES["scope"],
-            date_basis=defs.RECEIVABLES["date_basis"] + f" as_of = {as_of}.",
+            date_basis=defs.RECEIVABLES["date_basis"] + f" as_of = {as_of}; known_at = {used}.",
             status_basis=defs.RECEIVABLES["status_basis"],
             currency=f"{currency}; amounts in fen",
             as_of_position=position,
+            known_at=used,
         ),
     }
 
@@ -699,6 +833,7 @@ async def distribution_audit(
     date_from: date | None = None,
     date_to: date | None = None,
     anonymise: bool = False,
+    known_at: int | None = None,
 ) -> dict[str, Any]:
     """收益分配审计 per ``institution``, ``contract`` or ``inventor``, as of ``as_of``.
 
@@ -706,16 +841,54 @@ async def distribution_audit(
     the per-inventor view becomes counts of inventors and amounts per
     institution, and lists of lines carry no names.
     """
+    async with read_snapshot(db) as conn:  # the check of late receipts sees the same snapshot
+        return await _distribution_audit(
+            conn, as_of=as_of, group_by=group_by, institution_id=institution_id, contract_id=contract_id,
+            date_from=date_from, date_to=date_to, anonymise=anonymise, known_at=known_at)
+
+
+async def _received_after(conn: asyncpg.Connection, as_of: date, known_at: int | None) -> bool:
+    """Whether any income was received after ``as_of`` (as known at ``known_at``)."""
+    sql = Sql()
+    source = known(sql, "dist_receipts", known_at)
+    return bool(await conn.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM {source} WHERE received_on > {sql.param(as_of, 'date')})", *sql.params))
+
+
+async def _distribution_audit(
+    db: asyncpg.Connection,
+    *,
+    as_of: date,
+    group_by: str,
+    institution_id: UUID | str | None,
+    contract_id: UUID | str | None,
+    date_from: date | None,
+    date_to: date | None,
+    anonymise: bool,
+    known_at: int | None,
+) -> dict[str, Any]:
+    """``distribution_audit`` inside its read snapshot (``db`` is in the transaction)."""
     if group_by not in AUDIT_GROUPS:
         raise StatisticsQueryError("group_by", f"{group_by!r} is not one of {', '.join(AUDIT_GROUPS)}")
+    check_known_at(known_at)
     sql = Sql()
-    where = _date_range(sql, "received_on", date_from, date_to)
+    # The tables as known at ``known_at`` (its parameter first: every query below reads one).
+    t = {"dist_lines": known(sql, "dist_lines", known_at), "dist_payments": known(sql, "dist_payments", known_at),
+         "dist_receipts": known(sql, "dist_receipts", known_at),
+         "dist_inventors": known(sql, "dist_inventors", known_at),
+         "l": known(sql, "dist_lines", known_at, "l"), "p": known(sql, "dist_payments", known_at, "p")}
+    # The state on as_of: income received after it does not exist yet (no bound is needed
+    # when none was, which keeps the inventors' totals usable).
+    bound: date | None = as_of if date_to is None else min(date_to, as_of)
+    if date_to is None and not await _received_after(db, as_of, known_at):
+        bound = None
+    where = _date_range(sql, "received_on", date_from, bound)
     if institution_id is not None:
         where.append(f"institution_id = {sql.param(_values('institution_id', institution_id, 'uuid')[0], 'uuid')}")
     if contract_id is not None:
         where.append(f"contract_id = {sql.param(_values('contract_id', contract_id, 'uuid')[0], 'uuid')}")
     cond = " AND ".join(where) if where else "TRUE"
-    filter_params = list(sql.params)  # the queries of receipts and policies take no as_of
+    filter_params = list(sql.params)  # the queries of receipts take no as_of parameter of their own
     as_of_p = sql.param(as_of, "date")
     status = _status_sql(as_of_p)
     # One pass over the lines: paid as of as_of (the line's total less payments dated
@@ -725,8 +898,8 @@ async def distribution_audit(
         "beneficiary = 'inventor_team' AS team, allocated_fen, "
         "paid_fen - coalesce(f.later, 0) AS paid, "
         f"(beneficiary = 'inventor_team' AND allocated_fen > 0) AS judged, {status} AS status "
-        "FROM dist_lines LEFT JOIN (SELECT distribution_id, key, sum(amount_fen) AS later "
-        f"FROM dist_payments WHERE paid_on > {as_of_p} GROUP BY 1, 2) f USING (distribution_id, key) "
+        f"FROM {t['dist_lines']} LEFT JOIN (SELECT distribution_id, key, sum(amount_fen) AS later "
+        f"FROM {t['dist_payments']} WHERE paid_on > {as_of_p} GROUP BY 1, 2) f USING (distribution_id, key) "
         f"WHERE {cond}"
     )
     sums = (
@@ -742,6 +915,8 @@ async def distribution_audit(
         )
     )
     async with read_snapshot(db) as conn:
+        position = await position_of(conn, "distribution")
+        used = known_position(known_at, {"distribution": position})
         if group_by == "inventor" and not anonymise:
             key = "institution_id, inventor"
             lines = await conn.fetch(
@@ -756,34 +931,24 @@ async def distribution_audit(
             lines = await _audit_line_sums(
                 conn, key, cond, team_only, as_of_p, sql.params,
                 inventors_from_totals=(group_by != "contract" and contract_id is None
-                                       and date_from is None and date_to is None))
+                                       and date_from is None and bound is None), tables=t)
             receipts = await conn.fetch(
                 f"SELECT {key}, count(*) AS receipts, coalesce(sum(gross_fen), 0)::bigint AS received_fen, "
                 "coalesce(sum(deducted_fen), 0)::bigint AS deducted_fen, "
                 "coalesce(sum(net_fen), 0)::bigint AS net_fen, "
                 "count(*) FILTER (WHERE below_floor OR team_fen < team_floor_fen) AS below_floor "
-                f"FROM dist_receipts WHERE {cond} GROUP BY {key}", *filter_params)
+                f"FROM {t['dist_receipts']} WHERE {cond} GROUP BY {key}", *filter_params)
         breaches = await conn.fetch(
             "SELECT distribution_id, institution_id, contract_id, receipt_id, received_on, net_fen, "
             "team_fen, team_floor_fen, floor_percent, pack_id, policy_version, bound_by_floor, "
-            "greatest(team_floor_fen - team_fen, 0) AS team_short_fen FROM dist_receipts "
+            f"greatest(team_floor_fen - team_fen, 0) AS team_short_fen FROM {t['dist_receipts']} "
             f"WHERE {cond} AND (below_floor OR team_fen < team_floor_fen) "
             "ORDER BY received_on, distribution_id", *filter_params)
-        policy_where = []
-        policy_params: list[Any] = []
-        if institution_id is not None:
-            policy_params.append(_values("institution_id", institution_id, "uuid")[0])
-            policy_where.append("institution_id = $1")
-        policies = await conn.fetch(
-            "SELECT institution_id, version_label, effective_from, pack_id, pack_version, "
-            "team_cash_percent, lowest_team_cash_percent, team_equity_percent, "
-            "transfer_floor_percent, equity_floor_percent, bound_by_floor, findings "
-            f"FROM dist_policies WHERE below_floor {('AND ' + policy_where[0]) if policy_where else ''} "
-            "ORDER BY institution_id, effective_from", *policy_params)
-        recoveries = await _audit_recoveries(conn, as_of, institution_id, contract_id, anonymise)
-        position = await position_of(conn, "distribution")
+        policies = await _audit_policies(conn, institution_id, known_at, as_of)
+        recoveries = await _audit_recoveries(conn, as_of, institution_id, contract_id, anonymise, known_at)
         obligations = await obligation_sections(conn, as_of=as_of, institution_id=institution_id,
-                                                contract_id=contract_id, date_from=date_from, date_to=date_to)
+                                                contract_id=contract_id, date_from=date_from, date_to=date_to,
+                                                known_at=known_at)
 
     by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
     key_names = [k.strip() for k in key.split(",")]
@@ -826,6 +991,7 @@ async def distribution_audit(
     return {
         "figure": "distribution_audit",
         "as_of": as_of.isoformat(),
+        "known_at": used,
         "group_by": group_by,
         "anonymised": anonymise,
         "rows": rows,
@@ -864,14 +1030,31 @@ async def distribution_audit(
             currency="CNY (income distributions carry no currency; the ledger distributes CNY); "
             "amounts in fen",
             as_of_position=position,
+            known_at=used,
             floors=defs.DISTRIBUTION["floors"],
         ),
         **obligations,  # self_implementation_awards, invention_bonuses (projections/obligation_queries.py)
     }
 
 
+async def _audit_policies(conn: asyncpg.Connection, institution_id: Any,
+                          known_at: int | None, as_of: date) -> list[asyncpg.Record]:
+    """The policies below a statutory floor adopted by ``as_of`` (of one institution, or of every one)."""
+    sql = Sql()
+    table = known(sql, "dist_policies", known_at)
+    where = ["below_floor", f"effective_from <= {sql.param(as_of, 'date')}"]
+    if institution_id is not None:
+        where.append(f"institution_id = {sql.param(_values('institution_id', institution_id, 'uuid')[0], 'uuid')}")
+    return list(await conn.fetch(
+        "SELECT institution_id, version_label, effective_from, pack_id, pack_version, "
+        "team_cash_percent, lowest_team_cash_percent, team_equity_percent, "
+        "transfer_floor_percent, equity_floor_percent, bound_by_floor, findings "
+        f"FROM {table} WHERE {' AND '.join(where)} "
+        "ORDER BY institution_id, effective_from", *sql.params))
+
+
 async def _audit_recoveries(conn: asyncpg.Connection, as_of: date, institution_id: Any,
-                            contract_id: Any, anonymise: bool) -> dict[str, Any]:
+                            contract_id: Any, anonymise: bool, known_at: int | None = None) -> dict[str, Any]:
     """Recoveries of overpaid awards outstanding as of a date, per institution and beneficiary.
 
     A recovery is raised when an adjustment leaves a line paid beyond its allocation, and
@@ -880,6 +1063,7 @@ async def _audit_recoveries(conn: asyncpg.Connection, as_of: date, institution_i
     counts, whatever the receipt's date; the regulator's view names no inventor (counts).
     """
     sql = Sql()
+    table = known(sql, "dist_recoveries", known_at)
     where = [f"moved_on <= {sql.param(as_of, 'date')}"]
     if institution_id is not None:
         where.append(f"institution_id = {sql.param(_values('institution_id', institution_id, 'uuid')[0], 'uuid')}")
@@ -891,7 +1075,7 @@ async def _audit_recoveries(conn: asyncpg.Connection, as_of: date, institution_i
         "coalesce(sum(amount_fen) FILTER (WHERE movement = 'raised'), 0) AS raised, "
         "coalesce(-sum(amount_fen) FILTER (WHERE movement = 'repaid'), 0) AS repaid, "
         "coalesce(-sum(amount_fen) FILTER (WHERE movement = 'offset'), 0) AS offset_, "
-        f"sum(amount_fen) AS outstanding FROM dist_recoveries WHERE {' AND '.join(where)} "
+        f"sum(amount_fen) AS outstanding FROM {table} WHERE {' AND '.join(where)} "
         "GROUP BY 1, 2, 3, 4) "
         f"SELECT {per}, count(*) AS beneficiaries, sum(raised)::bigint AS raised, "
         "sum(repaid)::bigint AS repaid, sum(offset_)::bigint AS offset_, "
@@ -917,7 +1101,8 @@ async def _audit_recoveries(conn: asyncpg.Connection, as_of: date, institution_i
 
 async def _audit_line_sums(conn: asyncpg.Connection, key: str, cond: str, team_only: str,
                            as_of_p: str, params: Sequence[Any],
-                           inventors_from_totals: bool) -> list[dict[str, Any]]:
+                           inventors_from_totals: bool,
+                           tables: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """The audit's sums per ``key`` over allocation lines as of a date, in flat passes.
 
     Paid as of the date is a line's paid total less its payments dated later,
@@ -935,6 +1120,8 @@ async def _audit_line_sums(conn: asyncpg.Connection, key: str, cond: str, team_o
     3. inventors are counted from ``dist_inventors`` when no date or contract
        filter applies, else from the lines.
     """
+    t = tables or {"dist_lines": "dist_lines", "dist_payments": "dist_payments",
+                   "dist_inventors": "dist_inventors", "l": "dist_lines l", "p": "dist_payments p"}
     judged = "beneficiary = 'inventor_team' AND allocated_fen > 0"
     # Statuses travel as their index in DEADLINE_STATUSES: grouping on small integers
     # rather than text is a third faster over every line.
@@ -949,28 +1136,28 @@ async def _audit_line_sums(conn: asyncpg.Connection, key: str, cond: str, team_o
     key_status = ", ".join(str(i) for i in range(1, n_key + 2))  # key, status
     totals = await conn.fetch(
         f"SELECT {groups}, count(*), coalesce(sum(allocated_fen), 0)::bigint, "
-        f"coalesce(sum(paid_fen), 0)::bigint FROM dist_lines WHERE {cond}{team_only} "
+        f"coalesce(sum(paid_fen), 0)::bigint FROM {t['dist_lines']} WHERE {cond}{team_only} "
         f"GROUP BY {group_list}", *params)
     later_status = f"CASE WHEN beneficiary = 'inventor_team' THEN CASE WHEN {as_of_p} > deadline_on " \
                    "THEN 3 ELSE 2 END END"
     later = await conn.fetch(
         f"SELECT {key}, {team}, {later_status}, sum(amount_fen)::bigint "
-        f"FROM dist_payments WHERE paid_on > {as_of_p} AND {cond}{team_only} GROUP BY {group_list}",
+        f"FROM {t['dist_payments']} WHERE paid_on > {as_of_p} AND {cond}{team_only} GROUP BY {group_list}",
         *params)
     unjudged = await conn.fetch(
         f"SELECT {', '.join('l.' + k.strip() for k in key.split(','))}, "
         f"CASE WHEN {as_of_p} > l.deadline_on THEN 3 ELSE 2 END, sum(p.amount_fen)::bigint "
-        "FROM dist_lines l JOIN dist_payments p USING (distribution_id, key) "
+        f"FROM {t['l']} JOIN {t['p']} USING (distribution_id, key) "
         f"WHERE l.allocated_fen <= 0 AND l.paid_fen > 0 AND l.beneficiary = 'inventor_team' "
         f"AND p.paid_on > {as_of_p} AND {_qualified(cond, 'l')} GROUP BY {key_status}",
         *params)
     if inventors_from_totals:
         inventors = await conn.fetch(
-            f"SELECT {key}, count(*) FROM dist_inventors WHERE team_allocated_fen > 0 AND {cond} "
+            f"SELECT {key}, count(*) FROM {t['dist_inventors']} WHERE team_allocated_fen > 0 AND {cond} "
             f"GROUP BY {key}", *params[:-1])
     else:
         inventors = await conn.fetch(
-            f"SELECT {key}, count(*) FROM (SELECT {key}, inventor FROM dist_lines "
+            f"SELECT {key}, count(*) FROM (SELECT {key}, inventor FROM {t['dist_lines']} "
             f"WHERE {cond} AND beneficiary = 'inventor_team' AND inventor IS NOT NULL "
             f"GROUP BY {key}, inventor HAVING sum(allocated_fen) > 0) i GROUP BY {key}",
             *params[:-1])

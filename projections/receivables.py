@@ -1,9 +1,20 @@
-"""Projection ``receivables``: every due item of every contract, as it stands.
+"""Projection ``receivables``: every due item of every contract, as it stands and as it stood.
 
-``rcv_items`` holds one row per due item (应收): its amount, the date it fell
-due, its original and current due date (deferrals applied), what was paid
-(payments, credits applied, insurance compensation), written off, and cancelled
-by the contract's end (民法典 第566条: not yet due when it ended). ``rcv_ufpl_triggers`` holds, per
+``rcv_items`` holds one row per due item (应收): its amount, the day it arose
+(``fell_due_on``, domain/arising.py: the same day the journal debits the
+receivable) and the log position that created it, its original and current due
+date (deferrals applied), what was paid (payments, credits applied, insurance
+compensation), written off, and cancelled by the contract's end (民法典 第566条:
+not yet due when it ended).
+
+``rcv_movements`` keeps every change to an item as a dated, signed movement
+with the log position that recorded it: ``arose`` (+amount), ``paid``,
+``credited``, ``insurance``, ``written_off``, ``cancelled`` (−amount) and
+``deferred`` (no amount; its new due date). The outstanding amount of an item on
+business date D, as the ledger knew it at position P, is the sum of its
+movements dated on or before D and recorded at or before P
+(projections/queries.py ``receivables``); the books' receivable balance on D is
+the same sum, because each movement carries the date its journal entry has. ``rcv_ufpl_triggers`` holds, per
 use-first-pay-later licence, its agreed triggers and when each kind was met (the earliest agreed
 date, the first licensee revenue reported, the earliest trigger milestone reached), so that the
 work queues find the trials whose payment should have started (projections/queues.py). Ageing
@@ -18,8 +29,9 @@ from typing import Any
 
 import asyncpg
 
+from domain.arising import arose_on
 from domain.contract import TechnologyContract
-from projections.base import Row, Rows, TableProjection, TableSpec, cols, topic
+from projections.base import Appended, Row, Rows, TableProjection, TableSpec, cols, topic
 from projections.lookups import text
 from projections.runner import Envelope
 
@@ -37,13 +49,24 @@ ITEMS = TableSpec(
         "currency text, kind text, label text, amount_fen bigint, fell_due_on date, "
         "original_due_on date, due_on date, deferrals integer, paid_fen bigint, "
         "insurance_fen bigint, written_off_fen bigint, cancelled_fen bigint, outstanding_fen bigint, "
-        "last_paid_on date, cancelled_on date"
+        "last_paid_on date, cancelled_on date, arose_position bigint"
     ),
     ("contract_id", "item_id"),
     (
         "(institution_id, due_on) WHERE outstanding_fen > 0",
         "(due_on) WHERE outstanding_fen > 0",
     ),
+)
+
+MOVEMENTS = TableSpec(
+    "rcv_movements",
+    cols(
+        "position bigint, contract_id uuid, item_id text, kind text, institution_id uuid, currency text, "
+        "on_date date, amount_fen bigint, due_on date"
+    ),
+    ("position", "contract_id", "item_id", "kind"),
+    # "What happened after (D, P)": movements dated after D or recorded after P.
+    ("(on_date)", "(contract_id, item_id)"),
 )
 
 UFPL_TRIGGERS = TableSpec(
@@ -91,7 +114,7 @@ ITEM_EVENTS = frozenset(
 class ReceivablesProjection(TableProjection):
     name = "receivables"
     rebuild_cost = 1.3  # CPU of a lone rebuild, relative (bench/stats.py's dataset)
-    specs = (CONTRACTS, ITEMS, UFPL_TRIGGERS)
+    specs = (CONTRACTS, ITEMS, UFPL_TRIGGERS, MOVEMENTS)
     topics = frozenset(
         {
             T_DRAFTED, T_AMENDED, T_SIGNED, T_TOOK_EFFECT, T_COMPLETED, T_TERMINATED, T_EXPIRED,
@@ -103,6 +126,7 @@ class ReceivablesProjection(TableProjection):
         contracts = Rows(CONTRACTS)
         items = Rows(ITEMS)
         triggers = Rows(UFPL_TRIGGERS)
+        self.movements = movements = Appended(MOVEMENTS)
         ids = {e.event.originator_id for e in events}
         await contracts.load(conn, ids)
         await triggers.load(conn, {e.event.originator_id for e in events
@@ -130,41 +154,45 @@ class ReceivablesProjection(TableProjection):
             if t in STATUS:
                 contracts.touch(contract)
                 contract["status"] = STATUS[t]
-            if t == T_TOOK_EFFECT:
-                self._fall_due(items, contract, e.due_items, e.effective_on)
-            elif t == T_CONVERTED:
-                self._fall_due(items, contract, e.due_items, e.converted_on)
-            elif t == T_ROYALTY:
-                self._fall_due(items, contract, [e.due_item], e.report.reported_on)
-            elif t == T_MINIMUM:
-                self._fall_due(items, contract, [e.due_item], None)
-            elif t == T_MILESTONE:
-                self._fall_due(items, contract, [e.due_item], e.reached_on)
+            at = envelope.position
+            if t in (T_TOOK_EFFECT, T_CONVERTED, T_END_SETTLED):
+                if t == T_END_SETTLED:  # 民法典 第566条: cancelled when not yet due, or kept
+                    for cancellation in e.cancelled:
+                        row = self._item(items, contract, cancellation.due_item_id)
+                        row["cancelled_fen"] += cancellation.amount_fen
+                        row["outstanding_fen"] -= cancellation.amount_fen
+                        row["cancelled_on"] = e.ended_on
+                        self._moved(row, "cancelled", e.ended_on, -cancellation.amount_fen, at)
+                due = e.kept if t == T_END_SETTLED else e.due_items
+                self._fall_due(items, contract, due, e, at)
+            elif t in (T_ROYALTY, T_MINIMUM, T_MILESTONE):
+                self._fall_due(items, contract, [e.due_item], e, at)
             elif t == T_PAYMENT:
-                self._settle(items, contract, e.allocations, e.received_on)
+                self._settle(items, contract, e.allocations, e.received_on, "paid", at)
             elif t == T_CREDIT_APPLIED:
-                self._settle(items, contract, e.allocations, e.applied_on)
+                self._settle(items, contract, e.allocations, e.applied_on, "credited", at)
             elif t == T_INSURANCE:
-                self._settle(items, contract, e.allocations, e.paid_on, insurance=True)
+                self._settle(items, contract, e.allocations, e.paid_on, "insurance", at)
             elif t == T_DEFERRED:
                 for deferral in e.deferrals:
                     row = self._item(items, contract, deferral.due_item_id)
                     row["due_on"] = deferral.new_due_on
                     row["deferrals"] += 1
+                    self._moved(row, "deferred", e.decided_on, 0, at, due_on=deferral.new_due_on)
             elif t == T_WRITTEN_OFF:
                 row = self._item(items, contract, e.due_item_id)
                 row["written_off_fen"] += e.amount_fen
                 row["outstanding_fen"] -= e.amount_fen
-            elif t == T_END_SETTLED:  # 民法典 第566条: cancelled when not yet due, or kept
-                for cancellation in e.cancelled:
-                    row = self._item(items, contract, cancellation.due_item_id)
-                    row["cancelled_fen"] += cancellation.amount_fen
-                    row["outstanding_fen"] -= cancellation.amount_fen
-                    row["cancelled_on"] = e.ended_on
-                self._fall_due(items, contract, e.kept, e.ended_on)
+                self._moved(row, "written_off", e.written_off_on, -e.amount_fen, at)
         await contracts.flush(conn)
         await items.flush(conn)
         await triggers.flush(conn)
+        await movements.flush(conn)
+
+    def _moved(self, row: Row, kind: str, on: Any, amount_fen: int, at: int, due_on: Any = None) -> None:
+        self.movements.add(position=at, contract_id=row["contract_id"], item_id=row["item_id"], kind=kind,
+                           institution_id=row["institution_id"], currency=row["currency"], on_date=on,
+                           amount_fen=amount_fen, due_on=due_on)
 
     @staticmethod
     def _item(items: Rows, contract: Row, item_id: str) -> Row:
@@ -173,12 +201,12 @@ class ReceivablesProjection(TableProjection):
             raise LookupError(f"contract {contract['contract_id']} has no due item {item_id!r}")
         return items.touch(row)
 
-    @staticmethod
-    def _fall_due(items: Rows, contract: Row, due_items: Sequence[Any], on: Any) -> None:
+    def _fall_due(self, items: Rows, contract: Row, due_items: Sequence[Any], e: Any, at: int) -> None:
         for item in due_items:
             if item is None:
                 continue
-            items.add(
+            on = arose_on(e, item.due_on)
+            row = items.add(
                 ITEMS.blank(
                     contract_id=contract["contract_id"],
                     item_id=item.item_id,
@@ -198,18 +226,21 @@ class ReceivablesProjection(TableProjection):
                     written_off_fen=0,
                     cancelled_fen=0,
                     outstanding_fen=item.amount_fen,
+                    arose_position=at,
                 )
             )
+            self._moved(row, "arose", on, item.amount_fen, at, due_on=item.due_on)
 
     def _settle(
-        self, items: Rows, contract: Row, allocations: Sequence[Any], on: Any, insurance: bool = False
+        self, items: Rows, contract: Row, allocations: Sequence[Any], on: Any, kind: str, at: int
     ) -> None:
         for allocation in allocations:
             row = self._item(items, contract, allocation.due_item_id)
             row["paid_fen"] += allocation.amount_fen
             row["outstanding_fen"] -= allocation.amount_fen
-            if insurance:
+            if kind == "insurance":
                 row["insurance_fen"] += allocation.amount_fen
+            self._moved(row, kind, on, -allocation.amount_fen, at)
             last = row["last_paid_on"]
             row["last_paid_on"] = on if last is None else max(last, on)
 

@@ -3,6 +3,12 @@
 Both read the projections' tables only, return JSON-able dicts with their
 ``definition`` block, and have a CSV rendering (``*_csv``) of the same
 figures: one line per figure, ``section,item,breakdown,value,unit``.
+
+Both take ``known_at``, a log position: the figures are then those of the events
+recorded up to it (projections/queries.py, "As known at"), so a report filed
+once can be produced again with the same figures after back-dated entries. Each
+report states the pair it answers for: ``as_of`` (the business date, the year's
+last day) and ``known_at`` (what the ledger knew).
 """
 
 from __future__ import annotations
@@ -15,7 +21,16 @@ from typing import Any
 from uuid import UUID
 
 from projections.definitions import TRANSFERRED, definition
-from projections.queries import Db, StatisticsQueryError, position_of, read_snapshot
+from projections.queries import (
+    Db,
+    Sql,
+    StatisticsQueryError,
+    check_known_at,
+    known,
+    known_position,
+    position_of,
+    read_snapshot,
+)
 
 WAYS = ("assignment", "licence", "ufpl", "equity")
 CONTRACT_KINDS = (
@@ -109,52 +124,63 @@ async def _positions(conn: Any) -> dict[str, int]:
 # --- the institution's annual transformation report (促进科技成果转化法 第21条) -------------------
 
 
-async def annual_report(db: Db, *, institution_id: UUID | str, year: int) -> dict[str, Any]:
-    """科技成果转化年度报告 of one institution for one calendar year."""
+async def annual_report(db: Db, *, institution_id: UUID | str, year: int,
+                        known_at: int | None = None) -> dict[str, Any]:
+    """科技成果转化年度报告 of one institution for one calendar year, as known at ``known_at``."""
     inst = _uuid(institution_id, "institution_id")
     start, end = _year(year)
+    check_known_at(known_at)
+    who_sql = Sql([inst])  # $1: the institution
+    sql = Sql([inst, start, end])  # $1, $2, $3: the institution and the year; then known_at
+
+    def t(table: str) -> str:
+        return known(sql, table, known_at)
+
     async with read_snapshot(db) as conn:
+        positions = await _positions(conn)
+        used = known_position(known_at, positions)
+        p = sql.params
         who = await conn.fetchrow(
-            "SELECT name, kind, region, public FROM ct_institutions WHERE institution_id = $1", inst)
+            "SELECT name, kind, region, public FROM "
+            f"{known(who_sql, 'ct_institutions', known_at)} WHERE institution_id = $1", *who_sql.params)
         ways = await conn.fetch(
             "SELECT way, count(DISTINCT achievement_id) AS n, count(*) FILTER (WHERE local) AS local "
-            "FROM tr_transfers WHERE seller_id = $1 AND transferred_on BETWEEN $2 AND $3 GROUP BY way",
-            inst, start, end)
+            f"FROM {t('tr_transfers')} WHERE seller_id = $1 AND transferred_on BETWEEN $2 AND $3 GROUP BY way",
+            *p)
         distinct = await conn.fetchrow(
             "SELECT count(DISTINCT achievement_id) AS n, "
-            "count(DISTINCT achievement_id) FILTER (WHERE local) AS local FROM tr_transfers "
-            "WHERE seller_id = $1 AND transferred_on BETWEEN $2 AND $3", inst, start, end)
+            f"count(DISTINCT achievement_id) FILTER (WHERE local) AS local FROM {t('tr_transfers')} "
+            "WHERE seller_id = $1 AND transferred_on BETWEEN $2 AND $3", *p)
         contracts = await conn.fetch(
             "SELECT kind, count(*) AS n, sum(contract_value_fen)::bigint AS contract_value_fen, "
             "sum(transaction_value_fen)::bigint AS transaction_value_fen, "
             "count(registered_on) AS registered, "
             "coalesce(sum(registered_value_fen), 0)::bigint AS registered_value_fen "
-            "FROM ct_contracts WHERE $1 = ANY(seller_ids) AND signed_on BETWEEN $2 AND $3 "
-            "AND currency = 'CNY' GROUP BY kind", inst, start, end)
+            f"FROM {t('ct_contracts')} WHERE $1 = ANY(seller_ids) AND signed_on BETWEEN $2 AND $3 "
+            "AND currency = 'CNY' GROUP BY kind", *p)
         income = await conn.fetch(
-            "SELECT category, sum(amount_fen)::bigint AS amount FROM ct_income "
+            f"SELECT category, sum(amount_fen)::bigint AS amount FROM {t('ct_income')} "
             "WHERE institution_id = $1 AND received_on BETWEEN $2 AND $3 AND currency = 'CNY' "
-            "GROUP BY category", inst, start, end)
+            "GROUP BY category", *p)
         receipts = await conn.fetchrow(
             "SELECT count(*) AS n, coalesce(sum(gross_fen), 0)::bigint AS gross, "
             "coalesce(sum(deducted_fen), 0)::bigint AS deducted, coalesce(sum(net_fen), 0)::bigint AS net, "
-            "coalesce(sum(team_fen), 0)::bigint AS team FROM dist_receipts "
-            "WHERE institution_id = $1 AND received_on BETWEEN $2 AND $3", inst, start, end)
+            f"coalesce(sum(team_fen), 0)::bigint AS team FROM {t('dist_receipts')} "
+            "WHERE institution_id = $1 AND received_on BETWEEN $2 AND $3", *p)
         allocated = await conn.fetchrow(
             "SELECT count(DISTINCT inventor) FILTER (WHERE allocated_fen > 0) AS persons, "
-            "coalesce(sum(allocated_fen), 0)::bigint AS amount FROM dist_lines "
+            f"coalesce(sum(allocated_fen), 0)::bigint AS amount FROM {t('dist_lines')} "
             "WHERE institution_id = $1 AND beneficiary = 'inventor_team' "
-            "AND received_on BETWEEN $2 AND $3", inst, start, end)
+            "AND received_on BETWEEN $2 AND $3", *p)
         paid = await conn.fetchrow(
             "SELECT count(DISTINCT inventor) AS persons, coalesce(sum(amount_fen), 0)::bigint AS amount, "
             "coalesce(sum(amount_fen) FILTER (WHERE NOT within_deadline), 0)::bigint AS late "
-            "FROM dist_payments WHERE institution_id = $1 AND beneficiary = 'inventor_team' "
-            "AND paid_on BETWEEN $2 AND $3", inst, start, end)
+            f"FROM {t('dist_payments')} WHERE institution_id = $1 AND beneficiary = 'inventor_team' "
+            "AND paid_on BETWEEN $2 AND $3", *p)
         shares = await conn.fetchrow(
             "SELECT count(DISTINCT inventor) AS persons, coalesce(sum(shares), 0)::bigint AS shares "
-            "FROM dist_share_awards WHERE institution_id = $1 AND awarded_on BETWEEN $2 AND $3",
-            inst, start, end)
-        positions = await _positions(conn)
+            f"FROM {t('dist_share_awards')} WHERE institution_id = $1 AND awarded_on BETWEEN $2 AND $3",
+            *p)
     by_way = {w: 0 for w in WAYS}
     local_by_way = {w: 0 for w in WAYS}
     for r in ways:
@@ -185,6 +211,8 @@ async def annual_report(db: Db, *, institution_id: UUID | str, year: int) -> dic
             "public": who["public"] if who else None,
         },
         "year": year,
+        "as_of": end.isoformat(),
+        "known_at": used,
         "achievements_transferred": {
             "total": int(distinct["n"]),
             "local": int(distinct["local"]),
@@ -217,6 +245,8 @@ async def annual_report(db: Db, *, institution_id: UUID | str, year: int) -> dic
             currency=ANNUAL_DEFINITION["currency"],
             as_of_position=min(positions.values()),
             as_of_positions=positions,
+            as_of=end.isoformat(),
+            known_at=used,
         ),
     }
 
@@ -231,35 +261,43 @@ STARTUP_LICENSEE = ("(b.kind = 'enterprise' AND c.signed_on IS NOT NULL "
 establishment (the AUTM start-up proxy, see ``autm_report``'s definition)."""
 
 
-async def autm_report(db: Db, *, year: int, institution_id: UUID | str | None = None) -> dict[str, Any]:
-    """AUTM-style metrics for one calendar year, for one institution or all."""
+async def autm_report(db: Db, *, year: int, institution_id: UUID | str | None = None,
+                      known_at: int | None = None) -> dict[str, Any]:
+    """AUTM-style metrics for one calendar year, for one institution or all, as known at ``known_at``."""
     start, end = _year(year)
     inst = _uuid(institution_id, "institution_id") if institution_id is not None else None
+    check_known_at(known_at)
     seller = "($3::uuid IS NULL OR $3 = ANY(seller_ids))"
+    sql = Sql([start, end, inst])  # $1, $2: the year; $3: the institution or NULL; then known_at
+    contracts = known(sql, "ct_contracts", known_at)
+    c, b = known(sql, "ct_contracts", known_at, "c"), known(sql, "ct_institutions", known_at, "b")
+    income_t = known(sql, "ct_income", known_at)
+    p = sql.params
     async with read_snapshot(db) as conn:
+        position = await position_of(conn, "contracts")
+        used = known_position(known_at, {"contracts": position})
         licences = await conn.fetch(
             "SELECT CASE WHEN licence_type IN ('exclusive', 'sole') THEN 'exclusive' ELSE 'non_exclusive' END AS excl, "
             f"CASE WHEN {STARTUP_LICENSEE} THEN 'startup' "
             "WHEN c.buyer_size = 'large' THEN 'large' "
             "WHEN c.buyer_size IN ('medium', 'small', 'micro') THEN 'small' ELSE 'other' END AS licensee, "
-            "count(*) AS n, coalesce(sum(contract_value_fen), 0)::bigint AS value FROM ct_contracts c "
-            "LEFT JOIN ct_institutions b ON b.institution_id = c.buyer_id "
+            f"count(*) AS n, coalesce(sum(contract_value_fen), 0)::bigint AS value FROM {c} "
+            f"LEFT JOIN {b} ON b.institution_id = c.buyer_id "
             f"WHERE c.kind IN ('licence', 'ufpl_licence') AND c.signed_on BETWEEN $1 AND $2 AND {seller} "
-            "AND c.currency = 'CNY' GROUP BY 1, 2", start, end, inst)
+            "AND c.currency = 'CNY' GROUP BY 1, 2", *p)
         equity_deals = await conn.fetchval(
-            "SELECT count(*) FROM ct_contracts WHERE kind = 'equity_contribution' "
-            f"AND signed_on BETWEEN $1 AND $2 AND {seller} AND currency = 'CNY'", start, end, inst)
+            f"SELECT count(*) FROM {contracts} WHERE kind = 'equity_contribution' "
+            f"AND signed_on BETWEEN $1 AND $2 AND {seller} AND currency = 'CNY'", *p)
         income = await conn.fetch(
-            "SELECT category, source, sum(amount_fen)::bigint AS amount FROM ct_income "
+            f"SELECT category, source, sum(amount_fen)::bigint AS amount FROM {income_t} "
             "WHERE received_on BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR institution_id = $3) "
             "AND contract_kind IN ('assignment', 'licence', 'ufpl_licence', 'equity_contribution') "
-            "AND currency = 'CNY' GROUP BY 1, 2", start, end, inst)
+            "AND currency = 'CNY' GROUP BY 1, 2", *p)
         startups = await conn.fetchval(
-            "SELECT count(*) FROM ct_institutions b WHERE b.kind = 'enterprise' "
-            "AND b.registered_on BETWEEN $1 AND $2 AND EXISTS (SELECT 1 FROM ct_contracts c "
+            f"SELECT count(*) FROM {b} WHERE b.kind = 'enterprise' "
+            f"AND b.registered_on BETWEEN $1 AND $2 AND EXISTS (SELECT 1 FROM {c} "
             f"WHERE c.buyer_id = b.institution_id AND c.kind IN {STARTUP_CONTRACT_KINDS} AND {STARTUP_LICENSEE} "
-            "AND ($3::uuid IS NULL OR $3 = ANY(c.seller_ids)))", start, end, inst)
-        position = await position_of(conn, "contracts")
+            "AND ($3::uuid IS NULL OR $3 = ANY(c.seller_ids)))", *p)
     executed = {"total": 0, "exclusive": 0, "non_exclusive": 0,
                 "to_startups": 0, "to_small_companies": 0, "to_large_companies": 0, "to_others": 0}
     target = {"startup": "to_startups", "small": "to_small_companies", "large": "to_large_companies",
@@ -288,6 +326,8 @@ async def autm_report(db: Db, *, year: int, institution_id: UUID | str | None = 
         "report": "autm_summary",
         "title": AUTM_TITLE[1],
         "year": year,
+        "as_of": end.isoformat(),
+        "known_at": used,
         "institution_id": str(inst) if inst else None,
         "licences_and_options_executed": executed,
         "licences_containing_equity": int(equity_deals),
@@ -308,6 +348,8 @@ async def autm_report(db: Db, *, year: int, institution_id: UUID | str | None = 
             status_basis=AUTM_DEFINITION["status_basis"],
             currency=AUTM_DEFINITION["currency"],
             as_of_position=position,
+            as_of=end.isoformat(),
+            known_at=used,
         ),
     }
 
@@ -324,6 +366,9 @@ SECTIONS: dict[str, tuple[str, str]] = {
     # 科技成果转化年度报告: the sections a public institution files (促进科技成果转化法 第二十一条)
     "institution": ("报告单位", "Reporting institution"),
     "year": ("报告年度", "Year"),
+    "as_of": ("截至日期（业务日期）", "As of (business date)"),
+    "known_at": ("知悉时点（日志位置：只计记录到该位置的事件）",
+                 "Known at (log position: only events recorded up to it count)"),
     "achievements_transferred": ("一、科技成果转化总体情况", "I. Overall transformation of achievements"),
     "contracts": ("二、科技成果转化合同情况（转让、许可、作价投资）",
                   "II. Transformation contracts (assignment, licence, equity investment)"),
@@ -446,7 +491,7 @@ def report_csv(report: dict[str, Any], lang: str = "zh") -> str:
             continue
         title = pick(SECTIONS.get(key, (key, key)), lang)
         for path, leaf in _flatten("", value):
-            counted = isinstance(leaf, int) and not isinstance(leaf, bool) and key != "year"
+            counted = isinstance(leaf, int) and not isinstance(leaf, bool) and key not in ("year", "known_at")
             unit = pick(UNITS[_unit(f"{key}.{path}")], lang) if counted else ""
             writer.writerow([title, path, item_label(path, lang) if path else title,
                              "" if leaf is None else leaf, unit])

@@ -61,6 +61,7 @@ ACHIEVEMENTS = TableSpec(
     ),
     ("achievement_id",),
     ("(owner_id)", "(registered_on)", "(first_transferred_on)"),
+    versioned=True,
 )
 TRANSFERS = TableSpec(
     "tr_transfers",
@@ -71,6 +72,7 @@ TRANSFERS = TableSpec(
     ),
     ("contract_id", "achievement_id"),
     ("(owner_id, transferred_on)", "(seller_id, transferred_on)"),
+    versioned=True,
 )
 
 T_A_REGISTERED = topic(A, "Registered")

@@ -17,6 +17,7 @@ from api.routes import (
     queues,
     record_lists,
     register,
+    restatement,
     statistics,
 )
 from api.routing import RouteRegistry
@@ -29,6 +30,7 @@ ALL: list[RouteRegistry] = [
     distribution.routes,
     ledger_queries.routes,
     statistics.routes,
+    restatement.routes,
     queues.routes,
     register.routes,
     events.routes,

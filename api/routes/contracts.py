@@ -31,7 +31,7 @@ from domain.contract_money import RiskEvent, RoyaltyReport
 from domain.contract_state import ContractStatus
 from domain.contract_terms import ContractTerms, Registration
 from domain.enums import ContractKind
-from domain.settlement import DueKind
+from domain.settlement import DueKind, view
 from domain.ufpl import RevenueReport, UfplStage
 from ledger.commands import Command
 from ledger.commands import contract as con
@@ -112,8 +112,9 @@ class ContractView(BaseModel):
     registration_history: list[Registration]
     due_items: list[DueItemView]
     open_items: list[OpenItemView]
-    outstanding_fen: int = Field(description="Outstanding on every due item, whatever its due date.")
-    outstanding_due_fen: int = Field(description="Outstanding on items due by `as_of`.")
+    outstanding_fen: int = Field(description="Outstanding on `as_of` on every item that had arisen by then, "
+                                 "whatever its due date.")
+    outstanding_due_fen: int = Field(description="Outstanding on `as_of` on items due by `as_of`.")
     overdue_items: list[OpenItemView] = Field(description="Outstanding items due before `as_of`.")
     overdue_fen: int
     credits: list[CreditView]
@@ -131,7 +132,11 @@ def _open(item: Any) -> OpenItemView:
 
 
 def contract_view(c: TechnologyContract, on: date) -> ContractView:
-    settlement = c.settlement
+    """The contract as it stood on business date ``on``: the items that had arisen by then, with
+    the payments, write-offs, cancellations and deferrals dated on or before it, its status and
+    stage on that date, and the receipts, reports, milestones and risk events dated by then
+    (credits are those held now; terms and registration are the latest)."""
+    then = c.settlement.on(on)
     due = [
         DueItemView(
             item_id=s.item.item_id, kind=s.item.kind, label=s.item.label, amount_fen=s.item.amount_fen,
@@ -139,25 +144,30 @@ def contract_view(c: TechnologyContract, on: date) -> ContractView:
             written_off_fen=s.written_off_fen, cancelled_fen=s.cancelled_fen,
             outstanding_fen=s.outstanding_fen, overdue=s.outstanding_fen > 0 and s.due_on < on,
         )
-        for s in settlement.items.values()
+        for s in then
     ]
-    overdue = [_open(i) for i in c.overdue_items(on)]
+    open_states = sorted((s for s in then if s.outstanding_fen > 0), key=lambda s: s.due_on)
+    open_items = [_open(view(s)) for s in open_states]
+    overdue = [i for i in open_items if i.due_on < on]
     return ContractView(
-        id=c.id, version=c.version, as_of=on, kind=c.kind, title=c.terms.title, status=c.status,
+        id=c.id, version=c.version, as_of=on, kind=c.kind, title=c.terms.title, status=c.status_on(on),
         seller_ids=list(c.terms.seller_ids), buyer_id=c.terms.buyer_id,
         achievement_ids=list(c.terms.achievement_ids), currency=c.currency,
         contract_value_fen=c.contract_value_fen, transaction_value_fen=c.transaction_value_fen,
         registered_value_fen=c.registered_value_fen, terms=c.terms, drafted_on=c.drafted_on,
         signed_on=c.signed_on, effective_on=c.effective_on, ended_on=c.ended_on, end_reason=c.end_reason,
         registration=c.registration, registration_history=list(c.registration_history),
-        due_items=due, open_items=[_open(i) for i in c.open_items()],
-        outstanding_fen=c.outstanding_fen(), outstanding_due_fen=c.outstanding_fen(on),
+        due_items=due, open_items=open_items,
+        outstanding_fen=sum(i.outstanding_fen for i in open_items),
+        outstanding_due_fen=sum(i.outstanding_fen for i in open_items if i.due_on <= on),
         overdue_items=overdue, overdue_fen=sum(i.outstanding_fen for i in overdue),
         credits=[CreditView(credit_id=k, amount_fen=v) for k, v in c.credits.items()],
         receipts=[ReceiptView(receipt_id=k, amount_fen=v[0], received_on=v[1], credit_id=c.credit_receipts.get(k))
-                  for k, v in c.receipts.items()],
-        royalty_reports=list(c.royalty_reports), milestones_reached=dict(c.milestones_reached),
-        ufpl_stage=c.ufpl_stage, revenue_reports=list(c.revenue_reports), risk_events=list(c.risk_events),
+                  for k, v in c.receipts.items() if v[1] <= on],
+        royalty_reports=[r for r in c.royalty_reports if r.reported_on <= on],
+        milestones_reached={k: v for k, v in c.milestones_reached.items() if v <= on},
+        ufpl_stage=c.ufpl_stage_on(on), revenue_reports=[r for r in c.revenue_reports if r.reported_on <= on],
+        risk_events=[r for r in c.risk_events if r.on <= on],
     )
 
 

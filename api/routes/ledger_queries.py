@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from api.commands import path_model
 from api.consistency import wait_for_log
+from api.problems import unprocessable
 from api.redaction import merge_inventor_accounts
 from api.routes.common import ALL_READERS, MIN_POSITION, ReadQuery, load_for_read, redacts
 from api.routing import Call, RouteRegistry
@@ -29,6 +30,8 @@ TAGS = ("books",)
 
 class BalancesQuery(BaseModel):
     as_of: date | None = Field(default=None, description="Entries dated up to this business date; all by default.")
+    known_at: int | None = Field(default=None, ge=1, le=2**62, description="知悉时点：只计该日志位置及之前写入的分录。"
+                                 "As known at this log position: only entries written up to it. At most the log head.")
     min_position: int | None = MIN_POSITION
 
 
@@ -40,6 +43,7 @@ class Balance(BaseModel):
 class Balances(BaseModel):
     institution_id: UUID
     as_of: date | None
+    known_at: int = Field(description="The log position the balances are as known at (the head when not given).")
     balances: list[Balance]
     total_fen: int = Field(description="Sum of every balance: 0 when the books balance.")
     inventor_accounts: int | None = Field(
@@ -101,12 +105,20 @@ async def get_balances(call: Call[None, BalancesQuery]) -> Balances:
     if not sees_books(call.principal, institution_id):
         raise hidden(Institution, institution_id)
     await wait_for_log(call.app, call.query.min_position)
-    balances = await account_balances(call.ledger.store.pool, institution_id, as_of=call.query.as_of)
+    head = await call.ledger.store.head()
+    known_at = call.query.known_at
+    if known_at is not None and known_at > head:
+        raise unprocessable([{"field": "known_at", "rule": "statistics_query_valid",
+                              "detail": f"position {known_at} is beyond the log head ({head}): nothing is known there yet",
+                              "detail_zh": f"日志位置 {known_at} 超出日志头（{head}）：账本尚未记录到该位置"}])
+    known_at = head if known_at is None else known_at  # named in the answer: bound by it too
+    balances = await account_balances(call.ledger.store.pool, institution_id, as_of=call.query.as_of,
+                                      known_at=known_at)
     merged = None
     if redacts(call):
         balances, merged = merge_inventor_accounts(balances)
     return Balances(
-        institution_id=institution_id, as_of=call.query.as_of,
+        institution_id=institution_id, as_of=call.query.as_of, known_at=known_at,
         balances=[Balance(account=a, balance_fen=b) for a, b in balances.items()],
         total_fen=sum(balances.values()), inventor_accounts=merged,
     )

@@ -4,7 +4,11 @@ Every figure is published with its statistical definition (统计口径: scope,
 date basis, status basis, formula), as DOMAIN.md requires, and every answer
 says which log position the projections had reached (``projection_position``
 and the ``X-Projection-Position`` header). ``min_position`` waits for the
-projections to include a write (``api/consistency.py``). Each route declares
+projections to include a write (``api/consistency.py``). ``known_at`` (a log
+position) answers as the ledger knew it then: only the events recorded up to
+that position count, so the same ``as_of``/``known_at`` pair gives the same
+figures after later back-dated entries; the answer waits for the projections to
+reach it, and a position beyond the log head is refused (422 naming ``known_at``). Each route declares
 the projections it reads (``@reads``; institution names come from the
 ``contracts`` projection): an answer read from a stopped projection says so
 (``X-Projection-Stopped`` and a ``stale`` member, api/staleness.py).
@@ -49,6 +53,14 @@ READERS = {Role.ADMIN, Role.REGULATOR}
 OWN_READERS = {Role.ADMIN, Role.REGULATOR, Role.INSTITUTION}
 """Figures an institution reads about itself only (its distribution audit, its annual reports)."""
 PROJECTION_HEADER = "X-Projection-Position"
+KNOWN_AT = Field(
+    default=None, ge=1, le=2**62,
+    description="知悉时点：日志位置。只按记录到该位置为止的事件作答（as_of 为业务日期，known_at 为账本当时所知）；"
+    "同一对 as_of/known_at 总得出相同数字，之后补记的倒签事件也不改变它。不得超过日志头。"
+    " / As known at: a log position. Only the events recorded up to it count (`as_of` is the business "
+    "date, `known_at` what the ledger knew); the same pair always gives the same figures, whatever is "
+    "recorded later. At most the log head. Default: everything recorded.",
+)
 DOWNLOADS = (CSV_TYPE, XLSX_TYPE)
 FORMAT = Field(default=ExportFormat.json, description="`json` (the figures), or a download: `csv` (the "
                "table and its 统计口径) or `xlsx` (every table, amounts as numbers in yuan, and the 统计口径).")
@@ -102,6 +114,7 @@ class ContractValueQuery(BaseModel):
                            "(2024-Q1) or month (2024-03).")
     format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
+    known_at: int | None = KNOWN_AT
 
 
 class Definition(BaseModel):
@@ -133,6 +146,8 @@ class ContractValueStatistics(BaseModel):
     groups: list[ContractValueGroup]
     totals: ContractValueGroup
     projection_position: int = Field(description="The log position the figures include.")
+    known_at: int = Field(description="知悉时点：数字所依据的日志位置（给定的 known_at，否则为投影已到达的位置）。"
+                          " / The log position the figures are known at (`known_at`, else the projections').")
 
 
 def contract_value_definition(basis: Basis, lang: str = "en") -> Definition:
@@ -170,9 +185,14 @@ def contract_value_definition(basis: Basis, lang: str = "en") -> Definition:
 
 async def contract_value(
     conn: asyncpg.Pool | asyncpg.Connection, *, period_from: date | None, period_to: date | None,
-    basis: Basis, group_by: GroupBy, period: Period = "year",
+    basis: Basis, group_by: GroupBy, period: Period = "year", known_at: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Contract count and value by group, from the ``contracts`` projection (``ct_contracts``)."""
+    """Contract count and value by group, from the ``contracts`` projection (``ct_contracts``),
+    as known at ``known_at`` (the caller has waited for the projection to reach it)."""
+    from projections.queries import Sql, known
+
+    sql = Sql([period_from, period_to])
+    table = known(sql, "ct_contracts", known_at)
     column = _GROUP_COLUMNS[group_by]
     date_column = _DATE_COLUMNS[basis]
     key = f"{column}::text" if column else "'all'"
@@ -183,10 +203,10 @@ async def contract_value(
         "coalesce(sum(contract_value_fen), 0) AS contract_value_fen, "
         "coalesce(sum(transaction_value_fen), 0) AS transaction_value_fen, "
         "coalesce(sum(registered_value_fen), 0) AS registered_value_fen "
-        f"FROM ct_contracts WHERE {date_column} IS NOT NULL "
+        f"FROM {table} WHERE {date_column} IS NOT NULL "
         f"AND ($1::date IS NULL OR {date_column} >= $1) AND ($2::date IS NULL OR {date_column} <= $2) "
         "GROUP BY 1 ORDER BY 1 NULLS LAST",
-        period_from, period_to,
+        *sql.params,
     )
     return [dict(r) for r in rows]
 
@@ -200,10 +220,11 @@ async def get_contract_value(call: Call[None, ContractValueQuery]) -> Any:
     `group_by=period` groups by year, quarter or month (`period`) of the date basis.
     """
     q = call.query
-    position = await wait_for_projections(call.request, q.min_position)
+    await _refuse_beyond_head(call, q.known_at)
+    position = await wait_for_projections(call.request, _wait_for(q.min_position, q.known_at))
     try:
         rows = await contract_value(call.ledger.store.pool, period_from=q.period_from, period_to=q.period_to,
-                                    basis=q.basis, group_by=q.group_by, period=q.period)
+                                    basis=q.basis, group_by=q.group_by, period=q.period, known_at=q.known_at)
     except asyncpg.UndefinedTableError:  # the projections have not created their tables yet
         rows = []
     groups = [ContractValueGroup.model_validate(r) for r in rows]
@@ -219,11 +240,12 @@ async def get_contract_value(call: Call[None, ContractValueQuery]) -> Any:
         period_from=q.period_from, period_to=q.period_to,
         basis=q.basis, group_by=q.group_by, period=q.period if q.group_by is GroupBy.period else None,
         groups=groups, totals=totals, projection_position=position,
+        known_at=q.known_at if q.known_at is not None else position,
     )
     headers = {PROJECTION_HEADER: str(position)}
     if q.format is not ExportFormat.json:
         by = q.period if q.group_by is GroupBy.period else q.group_by.value
-        definition = {**body.definition.model_dump(), "as_of_position": position}
+        definition = {**body.definition.model_dump(), "as_of_position": position, "known_at": body.known_at}
         return download(q.format, contract_value_tables(model_for(call.regulator, body)), definition,
                         _filename("contract-value", "" if by == "none" else f"by-{by}"), headers,
                         lang=language_of(call.request))
@@ -259,15 +281,19 @@ class TransferRateQuery(BaseModel):
     date_to: date | None = None
     format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
+    known_at: int | None = KNOWN_AT
 
 
 class FunnelQuery(BaseModel):
     group_by: QueryText | None = Field(default=None, description="Comma-separated dimensions, e.g. period,region.")
     period: QueryText = "year"
+    as_of: date | None = Field(default=None, description="业务日期：该日的漏斗，各阶段日期在此日或之前方计入。"
+                               "The funnel on this business date: a stage counts once its own date has come.")
     date_from: date | None = None
     date_to: date | None = None
     format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
+    known_at: int | None = KNOWN_AT
 
 
 class ReceivablesQuery(BaseModel):
@@ -277,6 +303,7 @@ class ReceivablesQuery(BaseModel):
     institution_id: QueryText | None = None
     format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
+    known_at: int | None = KNOWN_AT
 
 
 class AuditQuery(BaseModel):
@@ -291,6 +318,7 @@ class AuditQuery(BaseModel):
                    "self_implementation_awards", "invention_bonuses"] = Field(
         default="rows", description="The table of a CSV download (XLSX holds them all, one sheet each).")
     min_position: int | None = MIN_POSITION
+    known_at: int | None = KNOWN_AT
 
 
 class ReportQuery(BaseModel):
@@ -300,6 +328,7 @@ class ReportQuery(BaseModel):
     format: ExportFormat = Field(default=ExportFormat.json, description="`json`, `csv` (one line per figure) "
                                  "or `xlsx` (one sheet per section, amounts as numbers in yuan).")
     min_position: int | None = MIN_POSITION
+    known_at: int | None = KNOWN_AT
 
 
 def _filename(figure: str, suffix: str = "") -> str:
@@ -338,9 +367,33 @@ def _named_ids(result: dict[str, Any]) -> set[str]:
     return {str(r[k]) for r in rows for k in _NAMED_KEYS if isinstance(r, dict) and r.get(k)}
 
 
+def _wait_for(min_position: int | None, known_at: int | None) -> int | None:
+    """The position the projections must reach first: ``min_position``, and ``known_at`` too."""
+    wanted = [p for p in (min_position, known_at) if p is not None]
+    return max(wanted) if wanted else None
+
+
+async def _refuse_beyond_head(call: Call[Any, Any], known_at: int | None) -> None:
+    """422 naming ``known_at`` when it lies beyond the log head: the ledger knows nothing there yet."""
+    if known_at is None:
+        return
+    from api.problems import unprocessable
+
+    head = await call.ledger.store.head()
+    if known_at > head:
+        raise unprocessable([{
+            "field": "known_at", "rule": "statistics_query_valid",
+            "detail": f"position {known_at} is beyond the log head ({head}): nothing is known there yet",
+            "detail_zh": f"日志位置 {known_at} 超出日志头（{head}）：账本尚未记录到该位置",
+        }])
+
+
 async def _figures(call: Call[Any, Any], min_position: int | None, run: Any,
                    fmt: ExportFormat = ExportFormat.json, filename: str = "", table: str = "rows") -> Any:
     """Wait for read-your-writes, run the query, map its argument errors to 422.
+
+    With ``known_at`` in the query, a position beyond the log head is refused (422) and the
+    projections must have applied it before the query runs (as with ``min_position``).
 
     The JSON answer gains ``institution_names`` (id → name of every
     institution it names); ``fmt`` csv or xlsx answers the figures' tables as a
@@ -353,7 +406,9 @@ async def _figures(call: Call[Any, Any], min_position: int | None, run: Any,
     from projections.queries import StatisticsQueryError
     from projections.register import institution_names
 
-    position = await wait_for_projections(call.request, min_position)
+    known_at = getattr(call.query, "known_at", None)
+    await _refuse_beyond_head(call, known_at)
+    position = await wait_for_projections(call.request, _wait_for(min_position, known_at))
     pool = call.ledger.store.pool
     try:
         result = await run(pool)
@@ -429,6 +484,7 @@ class ContractValueFiguresQuery(BaseModel):
     exchange: QueryText | None = Field(default=None, description="Exchange id: listed there when drafted.")
     format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
+    known_at: int | None = KNOWN_AT
 
 
 _CONTRACT_FILTERS = ("kind", "licence_type", "seller", "seller_kind", "seller_region", "buyer", "buyer_kind",
@@ -453,7 +509,7 @@ async def get_contract_value_figures(call: Call[None, ContractValueFiguresQuery]
                if (value := getattr(q, name)) is not None and _dims(value)}
     return await _figures(call, q.min_position, lambda db: figures_of_contract_value(
         db, group_by=dims, period=q.period, date_basis=q.date_basis.value, date_from=q.date_from,
-        date_to=q.date_to, filters=filters, currency=q.currency, yoy=q.yoy), q.format,
+        date_to=q.date_to, filters=filters, currency=q.currency, yoy=q.yoy, known_at=q.known_at), q.format,
         _filename("contract-value", "-".join(dims)))
 
 
@@ -468,7 +524,7 @@ async def get_transfer_rate(call: Call[None, TransferRateQuery]) -> Any:
     dims = _dims(q.group_by)
     return await _figures(call, q.min_position, lambda db: transfer_rate(
         db, formula=q.formula, group_by=dims, period=q.period, as_of=q.as_of,
-        date_from=q.date_from, date_to=q.date_to), q.format,
+        date_from=q.date_from, date_to=q.date_to, known_at=q.known_at), q.format,
         _filename("transfer-rate", "-".join([q.formula, *dims])))
 
 
@@ -494,7 +550,9 @@ async def get_ufpl_funnel(call: Call[None, FunnelQuery]) -> Any:
     q = call.query
     dims = _dims(q.group_by)
     return await _figures(call, q.min_position, lambda db: ufpl_funnel(
-        db, group_by=dims, period=q.period, date_from=q.date_from, date_to=q.date_to), q.format,
+        db, group_by=dims, period=q.period, date_from=q.date_from, date_to=q.date_to, known_at=q.known_at,
+        as_of=q.as_of),
+        q.format,
         _filename("ufpl-funnel", "-".join(dims)))
 
 
@@ -508,7 +566,7 @@ async def get_receivables(call: Call[None, ReceivablesQuery]) -> Any:
     q = call.query
     dims = _dims(q.group_by)
     return await _figures(call, q.min_position, lambda db: receivables(
-        db, as_of=q.as_of, group_by=dims, institution_id=q.institution_id), q.format,
+        db, as_of=q.as_of, group_by=dims, institution_id=q.institution_id, known_at=q.known_at), q.format,
         _filename("receivables", "-".join([q.as_of.isoformat(), *dims])))
 
 
@@ -528,7 +586,7 @@ async def get_distribution_audit(call: Call[None, AuditQuery]) -> Any:
     anonymise = call.principal.role is Role.REGULATOR
     return await _figures(call, q.min_position, lambda db: distribution_audit(
         db, as_of=q.as_of, group_by=q.group_by, institution_id=institution_id, date_from=q.date_from,
-        date_to=q.date_to, anonymise=anonymise), q.format,
+        date_to=q.date_to, anonymise=anonymise, known_at=q.known_at), q.format,
         _filename("distribution-audit", f"{q.as_of.isoformat()}-by-{q.group_by}"), q.table)
 
 
@@ -551,7 +609,7 @@ async def get_annual_report(call: Call[None, ReportQuery]) -> Any:
                               "detail_zh": "年度报告按机构编制，请指明 institution_id"}])
 
     async def run(db: Any) -> Any:
-        return await annual_report(db, institution_id=institution_id or "", year=q.year)
+        return await annual_report(db, institution_id=institution_id or "", year=q.year, known_at=q.known_at)
 
     return await _figures(call, q.min_position, run, q.format, _filename("annual-report", f"{q.year}-{institution_id[:8]}"))
 
@@ -570,6 +628,6 @@ async def get_autm_report(call: Call[None, ReportQuery]) -> Any:
     institution_id = _own_institution(call, q.institution_id)
 
     async def run(db: Any) -> Any:
-        return await autm_report(db, year=q.year, institution_id=institution_id)
+        return await autm_report(db, year=q.year, institution_id=institution_id, known_at=q.known_at)
 
     return await _figures(call, q.min_position, run, q.format, _filename("autm-summary", f"{q.year}"))

@@ -144,6 +144,7 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/statistics/ufpl-funnel"): ADMIN_AND_REGULATOR,
     ("GET", "/v1/statistics/receivables"): ADMIN_AND_REGULATOR,
     ("GET", "/v1/statistics/distribution-audit"): OWNER_READ,  # U's own figures (QUERIES names U)
+    ("GET", "/v1/statistics/restatement"): OWNER_READ,
     ("GET", "/v1/reports/annual"): OWNER_READ,
     ("GET", "/v1/reports/autm"): OWNER_READ,
     ("GET", "/v1/institutions/{institution_id}/achievements"): OWNER_READ,
@@ -271,6 +272,7 @@ PATH_IDS = {"institution_id": "U", "achievement_id": "A", "contract_id": "C", "h
 # Figures read per institution name U in the query, so that their tenancy is what is decided.
 QUERIES = {
     "/v1/statistics/distribution-audit": "?as_of=2026-01-01&institution_id={institution_id}",
+    "/v1/statistics/restatement": "?as_of=2026-01-01&from_known_at=1&institution_id={institution_id}",
     "/v1/reports/annual": "?year=2024&institution_id={institution_id}",
     "/v1/reports/autm": "?year=2024&institution_id={institution_id}",
     "/v1/imports": "?kind=payments",

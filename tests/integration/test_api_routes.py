@@ -547,6 +547,7 @@ async def test_statistics_and_reports_carry_their_definitions(api: Api, world: W
         "/v1/statistics/ufpl-funnel?group_by=period": "definition",
         "/v1/statistics/receivables?as_of=2026-01-01&group_by=institution,bucket": "definition",
         "/v1/statistics/distribution-audit?as_of=2026-01-01&group_by=inventor": "definition",
+        "/v1/statistics/restatement?as_of=2026-01-01&from_known_at=1": "definition",
         f"/v1/reports/annual?year=2024&institution_id={world['U']}": "definition",
         "/v1/reports/autm?year=2024": "definition",
         f"/v1/institutions/{world['U']}/achievements?format=json": "definition",

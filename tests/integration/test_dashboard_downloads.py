@@ -95,7 +95,8 @@ async def test_contract_value_by_period_as_csv(api: Api, world: World) -> None:
     ]
     doc = await (await fetch(api, url, "regulator")).json()
     assert [(g["key"], g["contracts"]) for g in doc["groups"]] == [("2023", 1), ("2024", 1)]
-    definition_rows(rows, {**doc["definition"], "as_of_position": doc["projection_position"]})
+    definition_rows(rows, {**doc["definition"], "as_of_position": doc["projection_position"],
+                           "known_at": doc["known_at"]})
     quarters = await csv_rows(api, f"{url}&period=quarter", "regulator", "ttledger-contract-value-by-quarter")
     assert [r[:2] for r in quarters[1:3]] == [["2023-Q3", "1"], ["2024-Q1", "1"]]
 
@@ -120,7 +121,7 @@ async def test_contract_value_by_kind_as_xlsx_holds_exact_numbers(api: Api, worl
     assert "<v>900000</v>" in xml and "<v>6000000</v>" in xml
     definition = values(book["统计口径"])
     assert definition[0] == ["统计口径", "内容"]
-    assert definition[1][0] == "scope" and definition[-1][0] == "as_of_position"
+    assert definition[1][0] == "scope" and [r[0] for r in definition[-2:]] == ["as_of_position", "known_at"]
 
 
 async def test_contract_value_by_region_names_the_province(api: Api, world: World) -> None:
@@ -233,9 +234,13 @@ async def test_the_annual_report_as_xlsx_one_sheet_per_section(api: Api, world: 
     # The sections a public institution files (促进科技成果转化法 第二十一条), in Chinese by default.
     assert book.sheetnames == ["概要", "报告单位", "一、科技成果转化总体情况", "二、科技成果转化合同情况",
                                "三、科技成果转化收入情况", "四、收益分配与奖励情况", "统计口径"]
+    known_at = (await (await fetch(api, url, "owner")).json())["known_at"]
     assert values(book["概要"]) == [["项目代码", "数值", "单位", "项目"],
                                     ["title", "科技成果转化年度报告（《促进科技成果转化法》第二十一条）", None, "报告名称"],
-                                    ["year", 2024, None, "报告年度"]]
+                                    ["year", 2024, None, "报告年度"],
+                                    # The pair the report answers for: the business date and what was known.
+                                    ["as_of", "2024-12-31", None, "截至日期（业务日期）"],
+                                    ["known_at", known_at, None, "知悉时点（日志位置：只计记录到该位置的事件）"]]
 
     def items(sheet: str) -> dict[str, tuple[Any, Any]]:
         return {r[0]: (r[1], r[2]) for r in values(book[sheet])[1:]}

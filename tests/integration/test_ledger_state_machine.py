@@ -18,6 +18,10 @@ key for another command. After every step the invariants hold:
 * every allocation's lines add up to its net income; no award line is paid
   beyond its allocation, and every allocation gives the inventors at least
   the rule pack's floor;
+* the receivables statistic equals the books' receivable balance: at every
+  month end (as ``ttledger verify`` checks it) and, after any step, on a random
+  business date as known at a random log position; and a figure asked for once
+  with a date and a position is answered identically after every later step;
 * money is conserved (``ledger/conservation.py``, as ``ttledger verify``
   checks it): per contract cash in = income recognised + credit held +
   refunded; every receipt allocated at most once and exactly; per
@@ -58,9 +62,14 @@ from ledger.commands import distribution as dist
 from ledger.conservation import check_conservation
 from ledger.database import dsn_for_database, ensure_database
 from ledger.postings import account_balances, trial_balance
+from ledger.receivables_check import books_on, reconcile_receivables
 from ledger.repository import AggregateNotFound
+from ledger.serialisation import default_mapper
 from ledger.settings import Settings
 from ledger.store import ConcurrencyConflict
+from projections.queries import receivables
+from projections.receivables import ReceivablesProjection
+from projections.runner import ProjectionRunner
 from tests.integration.test_distribution_flow import YUAN, setup_deal
 
 SERVER: dict[str, str] = {}
@@ -85,6 +94,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.day = 0
         self.policies = 0
         self.keys: dict[str, tuple[Any, Outcome]] = {}
+        self.published: list[tuple[date, int, dict[str, Any]]] = []  # (as_of, known_at, answer)
+        self.runner = ProjectionRunner(self.ledger.store, default_mapper(), [ReceivablesProjection()])
+        self.loop.run_until_complete(self.runner.setup())
 
     async def _open(self) -> Ledger:
         name = f"t_sm_{uuid.uuid4().hex[:10]}"
@@ -155,11 +167,14 @@ class LedgerMachine(RuleBasedStateMachine):
         self.run(con.TakeEffect(contract_id=cid, on=start))
         return cid
 
-    @rule(target=receipts, contract=contracts, amount=st.integers(1, 600_000 * YUAN), credit=st.booleans())
-    def pay(self, contract: UUID, amount: int, credit: bool) -> tuple[UUID, str]:
+    @rule(target=receipts, contract=contracts, amount=st.integers(1, 600_000 * YUAN), credit=st.booleans(),
+          back=st.sampled_from([0, 0, 0, 3, 40]))
+    def pay(self, contract: UUID, amount: int, credit: bool, back: int) -> tuple[UUID, str]:
+        """Pay today, or a payment dated ``back`` days ago and recorded now (it restates the past)."""
         payment_id = f"P{uuid.uuid4().hex[:8]}"
         self.run(con.RecordPayment(contract_id=contract, payment_id=payment_id, amount_fen=amount,
-                                   received_on=self.today(), overpayment="credit" if credit else "reject"),
+                                   received_on=self.today() - timedelta(days=back),
+                                   overpayment="credit" if credit else "reject"),
                  key=f"pay-{payment_id}")
         return contract, payment_id
 
@@ -317,7 +332,31 @@ class LedgerMachine(RuleBasedStateMachine):
         REPLAYED["replays"] += 1
         assert self.loop.run_until_complete(self.ledger.store.head()) == head
 
+    def receivables_on(self, on: date, known_at: int | None) -> dict[str, Any]:
+        self.loop.run_until_complete(self.runner.catch_up())
+        return self.loop.run_until_complete(receivables(
+            self.ledger.store.pool, as_of=on, group_by=["institution"], known_at=known_at))
+
+    @rule(days=st.integers(-30, 200), back=st.integers(0, 60))
+    def receivables_equal_the_books(self, days: int, back: int) -> None:
+        """On a random date, as known at a random position: statistic = books; published once."""
+        on = date(2024, 4, 1) + timedelta(days=days)
+        head = self.loop.run_until_complete(self.ledger.store.head())
+        known_at = max(1, head - back)
+        answer = self.receivables_on(on, known_at)
+        books = self.loop.run_until_complete(books_on(self.ledger.store.pool, on, known_at))
+        assert {UUID(str(r["institution"])): r["outstanding_fen"] for r in answer["rows"]} == books
+        self.published.append((on, known_at, figures(answer)))
+
     # --- invariants -------------------------------------------------------------------------
+
+    @invariant()
+    def receivables_reconcile_and_published_figures_stay(self) -> None:
+        self.loop.run_until_complete(self.runner.catch_up())
+        report = self.loop.run_until_complete(reconcile_receivables(self.ledger.store.pool))
+        assert report.ok, report.differences
+        for on, known_at, answer in self.published:
+            assert figures(self.receivables_on(on, known_at)) == answer
 
     @invariant()
     def books_balance(self) -> None:
@@ -372,6 +411,11 @@ class LedgerMachine(RuleBasedStateMachine):
             team = sum(line.amount_fen for line in d.allocation.lines if line.beneficiary == "inventor_team")
             floor = d.pack.transfer_floor_percent
             assert team * 100 >= d.allocation.net_fen * floor - 100  # floor to within rounding of a fen
+
+
+def figures(answer: dict[str, Any]) -> dict[str, Any]:
+    """What a reader publishes: the pair, the rows and the totals (not how far the projection is)."""
+    return {k: answer[k] for k in ("as_of", "known_at", "rows", "totals")}
 
 
 def _settings(examples: int, steps: int) -> settings:

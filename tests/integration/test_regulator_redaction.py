@@ -170,6 +170,8 @@ def regulator_urls(world: World, ids: dict[str, str]) -> dict[str, list[str]]:
         "/v1/statistics/receivables": [
             f"/v1/statistics/receivables?as_of=2026-01-01&group_by=institution,contract,buyer,bucket"
             f"&min_position={head}"],
+        "/v1/statistics/restatement": [
+            f"/v1/statistics/restatement?as_of=2026-01-01&from_known_at=1&min_position={head}"],
         "/v1/statistics/distribution-audit": [
             f"/v1/statistics/distribution-audit?as_of=2026-01-01&group_by={by}&min_position={head}"
             for by in ("institution", "contract", "inventor")],

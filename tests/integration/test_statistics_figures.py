@@ -299,9 +299,13 @@ async def test_distribution_audit_by_institution(store: EventStore) -> None:
     assert u1["deadline"]["open"] == {"lines": 2, "unpaid_fen": 10_960_000}  # 王五 5.36, 张三 5.6
     r1 = rows[str(R1)]
     assert r1["deadline"]["open"]["lines"] == 1  # deadline 2026-11-15 not yet passed
-    el = rows[str(EL)]
-    assert el["receipts_below_floor"] == 1
+    # EL's only receipt (C11, 2025-03-10) did not exist on 2025-03-01: the audit is the state on as_of.
+    assert str(EL) not in rows
+    assert result["floor_breaches"]["allocations"] == []
     check_definition(result, "unpaid")
+    result = await distribution_audit(store.pool, as_of=D("2025-03-31"))
+    el = by(result["rows"], "institution_id")[str(EL)]
+    assert el["receipts_below_floor"] == 1
 
     later = by((await distribution_audit(store.pool, as_of=D("2027-01-01"), institution_id=R1))["rows"],
                "institution_id")

@@ -37,6 +37,7 @@ from domain.settlement import (
     OVERPAYMENT_REJECTED,
     PAYMENT_ID_UNIQUE,
     PAYMENT_RECEIVED_POSITIVE,
+    SETTLES_WHAT_HAD_ARISEN,
     Allocation,
     Overpayment,
     allocate,
@@ -562,4 +563,30 @@ def test_rebuilt_settlement_equals_original() -> None:
     contract.write_off("installment-3", "a", "r", d("2024-10-01"))
     contract.record_payment("P2", 9 * WAN, d("2024-07-01"), overpayment=Overpayment.credit)
     assert contract.credits == {"P2": WAN}
+    assert_rebuilds(contract)
+
+
+# --- money settles what had arisen (settles_what_had_arisen) -----------------------------
+
+
+def test_money_settles_only_items_that_had_arisen_by_its_day() -> None:
+    """The royalty for 2024-Q1 arises on its report (2024-04-10), not before: money received on
+    2024-04-01 cannot settle it, named or not; it is an advance, held as credit on request."""
+    contract = royalty_licence()
+    contract.report_royalty(d("2024-02-01"), d("2024-03-31"), 40 * WAN, d("2024-04-10"))
+    item = contract.open_items()[0]
+    assert (item.item_id, item.outstanding_fen) == ("royalty-2024-02-01", 2 * WAN)
+    assert_rejected(contract, SETTLES_WHAT_HAD_ARISEN, "due_item_id", lambda: contract.record_payment(
+        "p-early", 2 * WAN, d("2024-04-01"), due_item_id="royalty-2024-02-01"))
+    assert_rejected(contract, OVERPAYMENT_REJECTED, "amount_fen", lambda: contract.record_payment(
+        "p-early", 2 * WAN, d("2024-04-01")))
+    assert_rejected(contract, SETTLES_WHAT_HAD_ARISEN, "on", lambda: contract.write_off(
+        "royalty-2024-02-01", "财务处 王", "无法收回", d("2024-04-09")))
+    contract.record_payment("p-early", 2 * WAN, d("2024-04-01"), overpayment=Overpayment.credit)
+    assert contract.credits == {"p-early": 2 * WAN}
+    assert contract.open_items()[0].outstanding_fen == 2 * WAN
+    assert_rejected(contract, SETTLES_WHAT_HAD_ARISEN, "due_item_id", lambda: contract.apply_credit(
+        "p-early", d("2024-04-09"), due_item_id="royalty-2024-02-01"))
+    contract.apply_credit("p-early", d("2024-04-10"))
+    assert contract.open_items() == []
     assert_rebuilds(contract)

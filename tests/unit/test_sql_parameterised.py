@@ -63,6 +63,15 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("projections/queries.py", "chosen.numerator_sql"): "as chosen.date_column: SQL of a formula declared in code",
     ("projections/queries.py", "chosen.denominator_sql"): "as chosen.date_column: SQL of a formula declared in code",
     ("projections/queries.py", "chosen.population_sql"): "as chosen.date_column: SQL of a formula declared in code",
+    # As known at (bitemporal ``known_at``): a versioned table read as it was at a log position.
+    ("projections/queries.py", "call:known"):
+        "a versioned table declared in code (TableSpec.known_as_of_sql: its declared columns), its name "
+        "picked by the code; ``known_at`` travels as a ``$n`` bind parameter (Sql.param)",
+    ("projections/reports.py", "call:known"): "as in projections/queries.py: projections.queries.known",
+    ("api/routes/statistics.py", "call:known"): "as in projections/queries.py: projections.queries.known",
+    ("projections/obligation_queries.py", "call:_table"):
+        "a TableSpec declared in code (projections/obligations.py), as is or as known at a ``$n`` "
+        "parameter (TableSpec.known_as_of_sql: its declared columns)",
 }
 
 
