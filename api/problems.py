@@ -16,11 +16,13 @@ Language (api/language.py): ``title`` is in the request's language (every
 title has its Chinese in ``TITLES_ZH``; a domain error's title is its rule's
 meaning), and so is ``detail``: every problem our code raises gives its
 Chinese detail (``detail_zh=`` of :class:`HTTPProblem` and of the constructors
-below; tests/unit/test_problem_titles.py fails on a raise without one; a domain
-error's English detail is prefixed by the rule's Chinese name). An entry of
-``errors`` may carry its own ``detail_zh`` (shown as its ``detail`` in Chinese,
-never as a member); one naming a rule of docs/rules.md carries the rule's
-``meaning`` in that language, its Chinese name ``name_zh`` and its legal ``citation``.
+below; tests/unit/test_problem_titles.py fails on a raise without one). A domain
+error's Chinese detail is ``{rule.name_zh}（{field}）：{DomainError.detail_zh}`` (every
+``require``/``DomainError`` gives its Chinese: tests/unit/test_error_texts_zh.py), its English
+detail ``DomainError.detail``. An entry of ``errors`` may carry its own ``detail_zh`` (shown as its
+``detail`` in Chinese, never as a member; a domain error's entry carries its ``detail_zh``); one
+naming a rule of docs/rules.md carries the rule's ``meaning`` in that language, its Chinese name
+``name_zh`` and its legal ``citation``.
 
 :func:`problem_for` maps the exceptions of the layers below to problems; the
 middleware (``api/middleware.py``) applies it to whatever a handler raises.
@@ -415,11 +417,12 @@ def _rule_name(exc: BaseException, default: str) -> str:
 
 
 def _domain_detail_zh(exc: DomainError) -> str | None:
-    """The rule's Chinese name first, then the field and the (English) detail of this occurrence."""
+    """The rule's Chinese name first, then the field and the Chinese detail of this occurrence (its
+    English detail when it has none)."""
     if not exc.rule.name_zh:
-        return None
+        return exc.detail_zh
     where = f"（{exc.field}）" if exc.field else ""
-    return f"{exc.rule.name_zh}{where}：{exc.detail}"
+    return f"{exc.rule.name_zh}{where}：{exc.detail_zh or exc.detail}"
 
 
 def problem_for(exc: BaseException, request: web.Request) -> HTTPProblem | None:

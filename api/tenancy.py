@@ -53,7 +53,8 @@ def hidden(record: Aggregate | type[Aggregate], aggregate_id: UUID) -> Aggregate
 
 def missing_reference(cls: type[Aggregate], aggregate_id: UUID, field: str) -> DomainError:
     """The 422 for a body reference outside the token's view: as ``ledger.commands.base.existing``."""
-    return DomainError(REFERENCED_RECORD_EXISTS, field, f"no {cls.__name__.lower()} {aggregate_id}")
+    return DomainError(REFERENCED_RECORD_EXISTS, field, f"no {cls.__name__.lower()} {aggregate_id}",
+                       detail_zh=f"未找到记录（{cls.__name__.lower()} {aggregate_id}）")
 
 
 def out_of_scope(who: Principal, detail: str, detail_zh: str) -> Exception:

@@ -223,6 +223,7 @@ class Achievement(Aggregate):
                 OFFICIAL_NUMBER_MATCHES_IP_TYPE,
                 "official_number",
                 f"a {ip_type} {'has an' if numbered else 'has no'} official number",
+                zh=f"{ip_type} {'须载明' if numbered else '不载明'}官方编号",
             )
         _check_grantable(ip_type, granted_on is None, "granted_on")
         return cls(
@@ -245,7 +246,8 @@ class Achievement(Aggregate):
         """A pending patent (or other grantable right) is granted under ``number``."""
         _check_grantable(self.ip_type, False, "granted_on")
         once = self.granted_on is None
-        require(once, GRANT_RECORDED_ONCE, "granted_on", f"granted on {self.granted_on}")
+        require(once, GRANT_RECORDED_ONCE, "granted_on", f"granted on {self.granted_on}",
+                zh=f"已于 {self.granted_on} 授权")
         self._granted(granted_on=granted_on, number=check_text(number, "number"))
 
     def record_invention_bonus(self, amount_fen: int, paid_on: date, payment_id: str,
@@ -258,15 +260,18 @@ class Achievement(Aggregate):
         granted = self.granted_on
         require(owes_bonus(self.ip_type, self.service_achievement, granted), INVENTION_BONUS_PAYMENT_VALID,
                 "achievement_id", f"a {self.ip_type} {'service' if self.service_achievement else 'non-service'} "
-                f"achievement {'granted on ' + str(granted) if granted else 'not granted'} owes no invention bonus")
+                f"achievement {'granted on ' + str(granted) if granted else 'not granted'} owes no invention bonus",
+                zh=f"{'职务' if self.service_achievement else '非职务'}科技成果（{self.ip_type}）{'于 ' + str(granted) + ' 授权' if granted else '未授权'}，不产生发明人奖金义务")
         require(isinstance(amount_fen, int) and not isinstance(amount_fen, bool) and amount_fen > 0,
-                INVENTION_BONUS_PAYMENT_VALID, "amount_fen", f"{amount_fen!r} is not a positive number of fen")
+                INVENTION_BONUS_PAYMENT_VALID, "amount_fen", f"{amount_fen!r} is not a positive number of fen",
+                zh=f"{amount_fen!r} 不是正的金额（分）")
         assert granted is not None
         require(paid_on >= granted, INVENTION_BONUS_PAYMENT_VALID, "paid_on",
-                f"{paid_on} is before the grant on {granted}")
+                f"{paid_on} is before the grant on {granted}", zh=f"{paid_on} 早于授权日 {granted}")
         used = {p.payment_id for p in self.invention_bonuses}
         require(bool(payment_id.strip()) and payment_id not in used, INVENTION_BONUS_PAYMENT_VALID,
-                "payment_id", f"{payment_id!r} is blank or already used")
+                "payment_id", f"{payment_id!r} is blank or already used",
+                zh=f"付款编号 {payment_id!r} 为空白或已使用")
         note = (agreed or "").strip() or None
         self._invention_bonus_paid(payment=InventionBonusPayment(payment_id, amount_fen, paid_on, note))
 
@@ -284,21 +289,25 @@ class Achievement(Aggregate):
     def record_lapse(self, on: date, reason: str) -> None:
         """The right expired, was abandoned or invalidated (终止/放弃/无效)."""
         once = self.lapsed_on is None
-        require(once, ACHIEVEMENT_LAPSED, "on", f"lapsed already on {self.lapsed_on}")
+        require(once, ACHIEVEMENT_LAPSED, "on", f"lapsed already on {self.lapsed_on}",
+                zh=f"已于 {self.lapsed_on} 失效")
         self._lapsed(on=on, reason=check_text(reason, "reason"))
 
     # --- separate asset register ----------------------------------------------------
 
     def enter_separate_register(self, on: date) -> None:
         service = self.service_achievement
-        require(service, SEPARATE_REGISTER_SERVICE_ONLY, "on", "not a service achievement")
+        require(service, SEPARATE_REGISTER_SERVICE_ONLY, "on", "not a service achievement",
+                zh="不是职务科技成果")
         inside = self.in_separate_register()
-        require(not inside, SEPARATE_REGISTER_NOT_ENTERED_TWICE, "on", "already in the register")
+        require(not inside, SEPARATE_REGISTER_NOT_ENTERED_TWICE, "on", "already in the register",
+                zh="已纳入资产单列管理")
         self._entered_separate_register(on=on)
 
     def exit_separate_register(self, on: date, reason: str) -> None:
         inside = self.in_separate_register()
-        require(inside, SEPARATE_REGISTER_EXIT_NEEDS_ENTRY, "on", "not in the register")
+        require(inside, SEPARATE_REGISTER_EXIT_NEEDS_ENTRY, "on", "not in the register",
+                zh="未纳入资产单列管理")
         check_not_before(on, self.register_spells[-1].entered_on, "on")
         self._exited_separate_register(on=on, reason=check_text(reason, "reason"))
 
@@ -315,9 +324,11 @@ class Achievement(Aggregate):
         use_right_end: date | None = None,
     ) -> None:
         service = self.service_achievement
-        require(service, RIGHTS_GRANT_SERVICE_ONLY, "kind", "not a service achievement")
+        require(service, RIGHTS_GRANT_SERVICE_ONLY, "kind", "not a service achievement",
+                zh="不是职务科技成果")
         once = self.rights_grant is None and not self.is_assigned_away()
-        require(once, RIGHTS_GRANTED_ONCE, "kind", "granted already, or assigned away")
+        require(once, RIGHTS_GRANTED_ONCE, "kind", "granted already, or assigned away",
+                zh="已赋权，或已转让")
         by_share = kind == RightsGrantKind.ownership_by_share
         use_right = kind == RightsGrantKind.long_term_use_right
         for name, wanted, given in (
@@ -327,7 +338,8 @@ class Achievement(Aggregate):
             ("use_right_end", use_right, use_right_end is not None),
         ):
             verb = "needs" if wanted else "takes no"
-            require(wanted == given, RIGHTS_GRANT_TERMS_MATCH_KIND, name, f"{kind} {verb} {name}")
+            require(wanted == given, RIGHTS_GRANT_TERMS_MATCH_KIND, name, f"{kind} {verb} {name}",
+                    zh=f"{kind} {'须载明' if wanted else '不载明'} {name}")
         if by_share:
             assert retained_share is not None
             self._check_grant_shares(inventor_shares, retained_share)
@@ -345,6 +357,7 @@ class Achievement(Aggregate):
             RIGHTS_GRANT_TERMS_MATCH_KIND,
             "inventor_shares",
             f"{len(inventor_shares)} shares for {count} inventors",
+            zh=f"{len(inventor_shares)} 个份额对应 {count} 位成果完成人",
         )
         for i, share in enumerate(inventor_shares):
             check_share(share, f"inventor_shares[{i}]", zero_allowed=True)
@@ -355,6 +368,7 @@ class Achievement(Aggregate):
             RIGHTS_GRANT_SHARES_SUM_TO_100,
             "inventor_shares",
             f"shares with the retained share sum to {total}%",
+            zh=f"完成人份额与单位保留份额合计为 {total}%",
         )
 
     # --- valuation, listing, proof of concept ------------------------------------------
@@ -374,6 +388,7 @@ class Achievement(Aggregate):
             VALUATION_ASSESSOR_REQUIRED,
             "assessor",
             f"a {method} valuation names its assessor",
+            zh=f"以 {method} 方式评估须载明评估机构",
         )
         check_money(amount_fen, currency, "amount_fen")
         self._valued(valuation=Valuation(method, named, amount_fen, currency, valued_on))
@@ -393,7 +408,8 @@ class Achievement(Aggregate):
                 old.listing_number == number or old.delisted_on is None
             )
             detail = f"exchange {exchange_id} has listing {old.listing_number}"
-            require(not clash, LISTING_NOT_DUPLICATED, "listing_number", detail)
+            zh = f"交易所 {exchange_id} 已有挂牌 {old.listing_number}"
+            require(not clash, LISTING_NOT_DUPLICATED, "listing_number", detail, zh=zh)
         if asking_price_fen is not None:
             check_money(asking_price_fen, currency, "asking_price_fen")
         self._check_not_lapsed(listed_on, "listed_on")
@@ -403,7 +419,8 @@ class Achievement(Aggregate):
     def delist(self, exchange_id: UUID, on: date) -> None:
         current = [x for x in self.listings if x.exchange_id == exchange_id and x.in_force()]
         detail = f"no listing in force on exchange {exchange_id}"
-        require(bool(current), LISTING_IN_FORCE_TO_DELIST, "exchange_id", detail)
+        zh = f"交易所 {exchange_id} 没有有效的挂牌"
+        require(bool(current), LISTING_IN_FORCE_TO_DELIST, "exchange_id", detail, zh=zh)
         check_not_before(on, current[0].listed_on, "on")
         self._delisted(exchange_id=exchange_id, on=on)
 
@@ -636,12 +653,14 @@ class Achievement(Aggregate):
 
     def _check_not_lapsed(self, on: date, field: str) -> None:
         live = self.lapsed_on is None or on < self.lapsed_on
-        require(live, ACHIEVEMENT_LAPSED, field, f"the achievement lapsed on {self.lapsed_on}")
+        require(live, ACHIEVEMENT_LAPSED, field, f"the achievement lapsed on {self.lapsed_on}",
+                zh=f"成果已于 {self.lapsed_on} 失效")
 
 
 def _check_grantable(ip_type: IpType, no_grant: bool, field: str) -> None:
     ok = no_grant or ip_type in NUMBERED
-    require(ok, GRANT_DATE_MATCHES_IP_TYPE, field, f"a {ip_type} is not granted")
+    require(ok, GRANT_DATE_MATCHES_IP_TYPE, field, f"a {ip_type} is not granted",
+            zh=f"{ip_type} 不经授权，没有授权日")
 
 
 def _check_owners(owners: Sequence[Owner]) -> None:
@@ -650,10 +669,12 @@ def _check_owners(owners: Sequence[Owner]) -> None:
         check_share(owner.share, f"owners[{i}].share")
         again = owner.institution_id in seen
         path = f"owners[{i}].institution_id"
-        require(not again, OWNERS_DISTINCT, path, f"{owner.institution_id} is listed twice")
+        require(not again, OWNERS_DISTINCT, path, f"{owner.institution_id} is listed twice",
+                zh=f"{owner.institution_id} 被列出两次")
         seen.add(owner.institution_id)
     total = sum((o.share for o in owners), Decimal(0))
-    require(total == HUNDRED, OWNER_SHARES_SUM_TO_100, "owners", f"shares sum to {total}%")
+    require(total == HUNDRED, OWNER_SHARES_SUM_TO_100, "owners", f"shares sum to {total}%",
+            zh=f"份额合计为 {total}%")
 
 
 def _check_inventors(inventors: Sequence[Inventor]) -> None:
@@ -661,4 +682,5 @@ def _check_inventors(inventors: Sequence[Inventor]) -> None:
         check_text(inventor.name, f"inventors[{i}].name")
         check_share(inventor.share, f"inventors[{i}].share")
     total = sum((p.share for p in inventors), Decimal(0))
-    require(total == HUNDRED, INVENTOR_SHARES_SUM_TO_100, "inventors", f"shares sum to {total}%")
+    require(total == HUNDRED, INVENTOR_SHARES_SUM_TO_100, "inventors", f"shares sum to {total}%",
+            zh=f"份额合计为 {total}%")

@@ -52,26 +52,31 @@ ACHIEVEMENT_CURRENCY_CODE = rule(
 
 def check_text(value: str, field: str) -> str:
     """The stripped text, or a ``DomainError`` if it is blank."""
-    require(bool(value and value.strip()), ACHIEVEMENT_TEXT_REQUIRED, field, "is blank")
+    require(bool(value and value.strip()), ACHIEVEMENT_TEXT_REQUIRED, field, "is blank",
+            zh="为空白")
     return value.strip()
 
 
 def check_share(value: Decimal, field: str, *, zero_allowed: bool = False) -> None:
     ok = isinstance(value, Decimal) and value.is_finite() and value <= HUNDRED
     ok = ok and (value >= 0 if zero_allowed else value > 0)
-    require(ok, ACHIEVEMENT_SHARE_IN_RANGE, field, f"{value!r} is not a share in range")
+    require(ok, ACHIEVEMENT_SHARE_IN_RANGE, field, f"{value!r} is not a share in range",
+            zh=f"{value!r} 不是有效范围内的份额")
 
 
 def check_money(amount_fen: int, currency: str, field: str) -> None:
     positive = type(amount_fen) is int and amount_fen > 0  # bool is an int, and not money
-    require(positive, ACHIEVEMENT_AMOUNT_POSITIVE, field, f"{amount_fen!r} fen is not positive")
+    require(positive, ACHIEVEMENT_AMOUNT_POSITIVE, field, f"{amount_fen!r} fen is not positive",
+            zh=f"{amount_fen!r} 分不是正数")
     code = len(currency) == 3 and currency.isascii() and currency.isalpha() and currency.isupper()
-    require(code, ACHIEVEMENT_CURRENCY_CODE, "currency", f"{currency!r} is not a currency code")
+    require(code, ACHIEVEMENT_CURRENCY_CODE, "currency", f"{currency!r} is not a currency code",
+            zh=f"{currency!r} 不是币种代码")
 
 
 def check_not_before(later: date, earlier: date, field: str, *, strictly: bool = False) -> None:
     ok = later > earlier if strictly else later >= earlier
-    require(ok, ACHIEVEMENT_DATES_IN_ORDER, field, f"{later} comes before {earlier}")
+    require(ok, ACHIEVEMENT_DATES_IN_ORDER, field, f"{later} comes before {earlier}",
+            zh=f"{later} 早于 {earlier}")
 
 
 @value_object

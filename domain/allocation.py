@@ -155,12 +155,14 @@ def check_deductions(deductions: Sequence[Deduction], field: str = "deductions")
             DEDUCTION_AMOUNT_POSITIVE,
             f"{field}[{i}].category",
             f"{d!r} is not a deduction of a known category",
+            zh=f"{d!r} 不是已知类别的扣除项",
         )
         require(
             _whole(d.amount_fen) and d.amount_fen > 0,
             DEDUCTION_AMOUNT_POSITIVE,
             f"{field}[{i}].amount_fen",
             f"{d.amount_fen!r} is not a positive number of fen",
+            zh=f"{d.amount_fen!r} 不是正的金额（分）",
         )
 
 
@@ -171,6 +173,7 @@ def net_income(gross_fen: int, deductions: Sequence[Deduction], pack: RulePackVe
         INCOME_AMOUNT_NOT_NEGATIVE,
         "gross_fen",
         f"{gross_fen!r} is not a non-negative number of fen",
+        zh=f"{gross_fen!r} 不是非负的金额（分）",
     )
     check_deductions(deductions)
     definition = pack.net_income
@@ -332,26 +335,31 @@ def make_inventors(inventors: TeamInput) -> tuple[InventorShare, ...]:
             INVENTOR_SHARES_VALID,
             f"{field}.inventor",
             "an inventor is named",
+            zh="须写明成果完成人",
         )
         assert isinstance(name, str)
         name = name.strip()
-        require(name not in seen, INVENTOR_SHARES_VALID, f"{field}.inventor", f"{name} twice")
+        require(name not in seen, INVENTOR_SHARES_VALID, f"{field}.inventor", f"{name} twice",
+                zh=f"{name} 出现两次")
         seen.add(name)
         require(
             isinstance(share, Decimal | int | str) and not isinstance(share, bool),
             INVENTOR_SHARES_VALID,
             f"{field}.percent",
             f"{share!r}: a share is an exact decimal, never a float",
+            zh=f"{share!r}：份额须为精确小数，不得为浮点数",
         )
         try:
             percent = Decimal(share)
         except ArithmeticError:
-            raise DomainError(INVENTOR_SHARES_VALID, f"{field}.percent", f"{share!r}") from None
+            raise DomainError(INVENTOR_SHARES_VALID, f"{field}.percent", f"{share!r}",
+                              detail_zh=f"{share!r} 不是小数") from None
         require(
             percent.is_finite() and 0 < percent <= HUNDRED,
             INVENTOR_SHARES_VALID,
             f"{field}.percent",
             f"{share} is not above 0 and at most 100",
+            zh=f"{share} 不在大于 0 且不超过 100 的范围内",
         )
         made.append(InventorShare(name, percent))
     if made:
@@ -361,6 +369,7 @@ def make_inventors(inventors: TeamInput) -> tuple[InventorShare, ...]:
             INVENTOR_SHARES_SUM_TO_100,
             "inventors",
             f"contribution shares sum to {format_percent(total)}, not 100",
+            zh=f"贡献份额合计为 {format_percent(total)}，不是 100",
         )
     return tuple(made)
 
@@ -403,12 +412,17 @@ def _band_field(band: int) -> str:
     return "cash_split.inventor_team" if band == 0 else f"tiers[{band - 1}].split.inventor_team"
 
 
+_OF_ZH = {"net income": "净收入", "the shares": "股份"}
+
+
 def _floor_error(pack_source: str, floor: Decimal, given: Decimal, field: str, of: str) -> None:
     raise DomainError(
         DISTRIBUTION_FLOOR_PUBLIC_INSTITUTION,
         field,
         f"{pack_source}: inventors ≥ {format_percent(floor)}% of {of}; "
         f"policy gives {format_percent(given)}%",
+        detail_zh=f"{pack_source}：成果完成人所得不低于{_OF_ZH.get(of, of)}的 {format_percent(floor)}%；"
+        f"政策给予 {format_percent(given)}%",
     )
 
 
@@ -432,12 +446,14 @@ def _allocate(
         INCOME_AMOUNT_NOT_NEGATIVE,
         "net_fen",
         f"{net_fen!r} is not a non-negative number of fen",
+        zh=f"{net_fen!r} 不是非负的金额（分）",
     )
     require(
         _whole(cumulative_before_fen) and cumulative_before_fen >= 0,
         INCOME_AMOUNT_NOT_NEGATIVE,
         "cumulative_before_fen",
         f"{cumulative_before_fen!r} is not a non-negative number of fen",
+        zh=f"{cumulative_before_fen!r} 不是非负的金额（分）",
     )
     bands = policy.cash_bands()
     end = cumulative_before_fen + net_fen
@@ -595,6 +611,7 @@ def allocate_equity(
         INCOME_AMOUNT_NOT_NEGATIVE,
         "shares_count",
         f"{shares_count!r} is not a non-negative number of shares",
+        zh=f"{shares_count!r} 不是非负的股数",
     )
     judged = pack or policy.pack
     team = make_inventors(inventors)
@@ -659,6 +676,7 @@ def self_implementation_awards(
         SELF_IMPLEMENTATION_YEARS_WITHIN_PACK,
         "years",
         f"{count} years is outside {si.min_years}..{si.max_years} ({pack.source})",
+        zh=f"{count} 年不在 {si.min_years}..{si.max_years} 年的范围内（{pack.source}）",
     )
     if si.counted_from == SelfImplementationStart.production_start:
         require(
@@ -666,6 +684,7 @@ def self_implementation_awards(
             SELF_IMPLEMENTATION_START_GIVEN,
             "production_start_year",
             f"{pack.source} counts the years from production start",
+            zh=f"{pack.source} 自投产起计算年数",
         )
         start = production_start_year
     else:

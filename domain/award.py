@@ -299,12 +299,14 @@ class IncomeDistribution(Aggregate):
             INCOME_RECEIPT_IDENTIFIED,
             "receipt_id",
             "the receipt id is blank",
+            zh="收款编号为空白",
         )
         require(
             pack.in_force_on(received_on),
             RULE_PACK_IN_FORCE,
             "pack",
             f"{pack.pack_id} {pack.version} ({pack.source}) is not in force on {received_on}",
+            zh=f"{pack.pack_id} {pack.version}（{pack.source}）在 {received_on} 不是有效版本",
         )
         require(
             policy.effective_from <= received_on,
@@ -312,6 +314,7 @@ class IncomeDistribution(Aggregate):
             "policy",
             f"policy version {policy.version_label!r} takes effect on {policy.effective_from}, "
             f"after the receipt on {received_on}",
+            zh=f"政策版本 {policy.version_label!r} 于 {policy.effective_from} 生效，晚于 {received_on} 的收款",
         )
         require(
             pack.pack_id == policy.pack.pack_id,
@@ -319,6 +322,7 @@ class IncomeDistribution(Aggregate):
             "pack",
             f"the receipt is judged by the {pack.pack_id} pack but policy version "
             f"{policy.version_label!r} was adopted under the {policy.pack.pack_id} pack",
+            zh=f"收款按 {pack.pack_id} 规则包判断，但政策版本 {policy.version_label!r} 采用的是 {policy.pack.pack_id} 规则包",
         )
         net = net_income(gross_fen, deductions, pack)
         computed = allocate(net.net_fen, policy, inventors, cumulative_before_fen, pack=pack)
@@ -328,6 +332,7 @@ class IncomeDistribution(Aggregate):
             "allocation",
             "the allocation given differs from the one computed from the receipt "
             f"(net {net.net_fen} fen, policy {policy.version_label!r})",
+            zh=f"提交的分配结果与按收款计算的结果不同（净收入 {net.net_fen} 分，政策 {policy.version_label!r}）",
         )
         return cls(
             id=cls.id_for(contract_id, receipt_id),
@@ -355,6 +360,7 @@ class IncomeDistribution(Aggregate):
             DEDUCTION_AMOUNT_POSITIVE,
             "deductions",
             "an adjustment adds at least one deduction",
+            zh="调整须至少增加一项扣除",
         )
         check_deductions(deductions)
         self._on_or_after_receipt(recorded_on, "recorded_on")
@@ -386,6 +392,7 @@ class IncomeDistribution(Aggregate):
             DEDUCTION_REVERSAL_NAMES_DEDUCTION,
             "reference",
             f"deduction {deduction.reference!r} was not used by this distribution",
+            zh=f"扣除项 {deduction.reference!r} 未被本次分配使用",
         )
         self._on_or_after_receipt(recorded_on, "recorded_on")
         remaining = list(self.deductions)
@@ -427,12 +434,14 @@ class IncomeDistribution(Aggregate):
             RECOVERY_OFFSET_SAME_BENEFICIARY,
             "against_distribution_id",
             f"distribution {against.id} has no line {key!r} of institution {self.institution_id}",
+            zh=f"分配 {against.id} 中没有机构 {self.institution_id} 的行 {key!r}",
         )
         require(
             offset_on >= against.received_on,
             RECOVERY_OFFSET_SAME_BENEFICIARY,
             "offset_on",
             f"{offset_on} is before the receipt of {against.id} on {against.received_on}",
+            zh=f"{offset_on} 早于 {against.id} 的收款日 {against.received_on}",
         )
         unpaid = against.unpaid_fen(key)
         require(
@@ -440,6 +449,7 @@ class IncomeDistribution(Aggregate):
             AWARD_PAYMENT_WITHIN_UNPAID,
             "amount_fen",
             f"{amount_fen} fen exceeds the {unpaid} fen allocated to {key} by {against.id} and not yet paid",
+            zh=f"{amount_fen} 分超过 {against.id} 分配给 {key} 而尚未支付的 {unpaid} 分",
         )
         self._offset(against, key, amount_fen, offset_on, offset_id)
 
@@ -461,15 +471,18 @@ class IncomeDistribution(Aggregate):
 
     def _check_recovery(self, key: str, amount_fen: int, on: date, field: str) -> None:
         outstanding = self.recovery_outstanding_fen(key)
-        require(outstanding > 0, RECOVERY_OUTSTANDING, "key", f"no recovery is outstanding on line {key!r}")
+        require(outstanding > 0, RECOVERY_OUTSTANDING, "key", f"no recovery is outstanding on line {key!r}",
+                zh=f"行 {key!r} 没有未结的追回款")
         require(
             isinstance(amount_fen, int) and not isinstance(amount_fen, bool) and 0 < amount_fen <= outstanding,
             RECOVERY_OUTSTANDING,
             "amount_fen",
             f"{amount_fen!r} is not a positive number of fen at most the {outstanding} fen to recover from {key}",
+            zh=f"{amount_fen!r} 须为正的金额（分），且不超过应从 {key} 追回的 {outstanding} 分",
         )
         first = min(r.raised_on for r in self.recoveries if r.key == key)
-        require(on >= first, RECOVERY_OUTSTANDING, field, f"{on} is before the recovery was raised on {first}")
+        require(on >= first, RECOVERY_OUTSTANDING, field, f"{on} is before the recovery was raised on {first}",
+                zh=f"{on} 早于追回发起之日 {first}")
 
     def _raise_recoveries(self, adjustment_id: str, on: date) -> None:
         """Rule ``recovery_raised_when_overpaid``: every line paid beyond its allocation."""
@@ -479,17 +492,20 @@ class IncomeDistribution(Aggregate):
                 self._recovery_raised(recovery=Recovery(
                     f"{adjustment_id}:{key}", key, beneficiary, inventor, over, on, adjustment_id))
             require(self.unpaid_fen(key) >= 0, RECOVERY_RAISED_WHEN_OVERPAID, "key",
-                    f"line {key!r} is left paid beyond its allocation")
+                    f"line {key!r} is left paid beyond its allocation",
+                    zh=f"行 {key!r} 调整后的已付金额将超过其分配额")
 
     def pay_award(self, key: str, amount_fen: int, paid_on: date, payment_id: str) -> None:
         """Pay (part of) the award of line ``key`` (``inventor:<name>`` or a beneficiary code)."""
         self._new_reference(payment_id, "payment_id")
-        require(key in self.lines, AWARD_BENEFICIARY_KNOWN, "key", f"no line {key!r}")
+        require(key in self.lines, AWARD_BENEFICIARY_KNOWN, "key", f"no line {key!r}",
+                zh=f"没有行 {key!r}")
         require(
             isinstance(amount_fen, int) and not isinstance(amount_fen, bool) and amount_fen > 0,
             AWARD_PAYMENT_POSITIVE,
             "amount_fen",
             f"{amount_fen!r} is not a positive number of fen",
+            zh=f"{amount_fen!r} 不是正的金额（分）",
         )
         unpaid = self.unpaid_fen(key)
         require(
@@ -497,6 +513,7 @@ class IncomeDistribution(Aggregate):
             AWARD_PAYMENT_WITHIN_UNPAID,
             "amount_fen",
             f"{amount_fen} fen exceeds the {unpaid} fen allocated to {key} and not yet paid",
+            zh=f"{amount_fen} 分超过分配给 {key} 而尚未支付的 {unpaid} 分",
         )
         self._on_or_after_receipt(paid_on, "paid_on")
         beneficiary, inventor = self.lines[key]
@@ -533,6 +550,7 @@ class IncomeDistribution(Aggregate):
                 if required.required
                 else "it must end on or after its start"
             ),
+            zh=f"公示期为 {days} 天；" + (f"{required.source or self.pack.source} 要求至少 {min_days} 天" if required.required else "结束日不得早于开始日"),
         )
         chosen = (
             [k for k, fen in self.allocated.items() if fen > 0]
@@ -541,7 +559,8 @@ class IncomeDistribution(Aggregate):
         )
         for i, key in enumerate(chosen):
             require(
-                key in self.lines, AWARD_BENEFICIARY_KNOWN, f"recipients[{i}]", f"no line {key!r}"
+                key in self.lines, AWARD_BENEFICIARY_KNOWN, f"recipients[{i}]", f"no line {key!r}",
+                zh=f"没有行 {key!r}"
             )
         self._notice_published(
             notice=AwardNotice(notice_id, starts_on, ends_on, tuple(chosen)),
@@ -632,6 +651,7 @@ class IncomeDistribution(Aggregate):
             AWARD_REFERENCE_UNIQUE,
             field,
             f"{reference!r} is blank or already used",
+            zh=f"编号 {reference!r} 为空白或已使用",
         )
 
     def _on_or_after_receipt(self, on: date, field: str) -> None:
@@ -640,6 +660,7 @@ class IncomeDistribution(Aggregate):
             AWARD_DATES_AFTER_RECEIPT,
             field,
             f"{on} is before the receipt on {self.received_on}",
+            zh=f"{on} 早于收款日 {self.received_on}",
         )
 
     # --- events -----------------------------------------------------------------------

@@ -181,6 +181,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
             CONTRACT_REGISTERED_ONCE,
             "registration",
             "already registered: record a correction",
+            zh="已认定登记：请记录补正",
         )
         assert self.signed_on is not None
         self._require_date(registration.registered_on, self.signed_on, "registration.registered_on")
@@ -201,8 +202,10 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
             CORRECTION_REQUEST_OPEN_ONCE,
             "requested_on",
             f"a correction requested on {open_request[0] if open_request else ''} is not answered yet",
+            zh=f"{open_request[0] if open_request else ''} 提出的补正要求尚未答复",
         )
-        require(bool(reason.strip()), CORRECTION_REQUEST_OPEN_ONCE, "reason", "a request states the registry's reason")
+        require(bool(reason.strip()), CORRECTION_REQUEST_OPEN_ONCE, "reason", "a request states the registry's reason",
+                zh="补正要求须载明登记机构的理由")
         assert self.signed_on is not None
         self._require_date(requested_on, self.signed_on, "requested_on")
         self._registration_correction_requested(requested_on=requested_on, reason=reason)
@@ -216,12 +219,14 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
             CONTRACT_REGISTERED_ONCE,
             "registration",
             "nothing to correct",
+            zh="没有可补正的登记",
         )
         require(
             bool(reason.strip()),
             CONTRACT_REGISTERED_ONCE,
             "reason",
             "a correction states its reason",
+            zh="补正须说明理由",
         )
         assert self.registration is not None
         self._require_date(corrected_on, self.registration.registered_on, "corrected_on")
@@ -244,6 +249,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
                 CONTRACT_DATES_IN_ORDER,
                 "on",
                 f"the licence term ended {lic.term_end}",
+                zh=f"许可期限已于 {lic.term_end} 届满",
             )
         ufpl = self.terms.ufpl
         if ufpl is not None:
@@ -252,6 +258,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
                 CONTRACT_DATES_IN_ORDER,
                 "on",
                 f"the trial was to end {ufpl.trial_end_on}",
+                zh=f"试用期应于 {ufpl.trial_end_on} 结束",
             )
 
     def take_effect(self, on: date) -> None:
@@ -267,11 +274,13 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
             UFPL_STAGE_ALLOWS,
             "status",
             "still in the UFPL trial",
+            zh="仍在先使用后付费试用期内",
         )
         self._require_date(on, self.effective_on, "on")
         open_fen = self.outstanding_fen()
         require(
-            open_fen == 0, CONTRACT_SETTLED_TO_COMPLETE, "on", f"{open_fen} fen still outstanding"
+            open_fen == 0, CONTRACT_SETTLED_TO_COMPLETE, "on", f"{open_fen} fen still outstanding",
+            zh=f"仍有 {open_fen} 分未结清"
         )
         cancelled, kept = self._plan_end(on, ())
         self._completed(completed_on=on)
@@ -280,7 +289,8 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
     def terminate(self, on: date, reason: str, kept: Sequence[KeptItem] = ()) -> None:
         """Terminate (解除, 民法典 第566条): items due after ``on`` are cancelled unless kept."""
         self._require_status(ContractStatus.signed, ContractStatus.in_force)
-        require(bool(reason.strip()), CONTRACT_END_REASON_REQUIRED, "reason", "reason is blank")
+        require(bool(reason.strip()), CONTRACT_END_REASON_REQUIRED, "reason", "reason is blank",
+                zh="理由为空白")
         self._require_date(on, self.effective_on or self.signed_on, "on")
         cancelled, kept_items = self._plan_end(on, kept)
         self._terminated(terminated_on=on, reason=reason)
@@ -296,6 +306,7 @@ class TechnologyContract(ContractMoney, ContractUfpl, Aggregate):
                 CONTRACT_EXPIRES_AT_TERM_END,
                 "on",
                 f"the term runs to {lic.term_end}",
+                zh=f"期限至 {lic.term_end} 届满",
             )
         cancelled, kept_items = self._plan_end(on, kept)
         self._expired(expired_on=on)

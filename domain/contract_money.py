@@ -196,7 +196,8 @@ class ContractMoney(ContractState):
         """The licensee reports the royalty base (sales, profit or added value) of a period."""
         royalty = self._royalty_terms()
         self._require_paying("period_start")
-        require(base_fen >= 0, REPORTED_AMOUNT_NOT_NEGATIVE, "base_fen", f"{base_fen} is negative")
+        require(base_fen >= 0, REPORTED_AMOUNT_NOT_NEGATIVE, "base_fen", f"{base_fen} is negative",
+                zh=f"{base_fen} 为负数")
         assert self.pays_from is not None
         earlier = [(r.period_start, r.period_end) for r in self.royalty_reports]
         check_report_period(period_start, period_end, self.pays_from, self.ended_on, earlier)
@@ -237,17 +238,20 @@ class ContractMoney(ContractState):
             ROYALTY_TERMS_AGREED,
             "contract_year",
             "no minimum agreed",
+            zh="未约定最低提成",
         )
         self._require_paying("contract_year")
         assert self.pays_from is not None
         require(
-            contract_year >= 1, MINIMUM_ROYALTY_ONCE_PER_YEAR, "contract_year", "years count from 1"
+            contract_year >= 1, MINIMUM_ROYALTY_ONCE_PER_YEAR, "contract_year", "years count from 1",
+            zh="合同年度从 1 开始计数"
         )
         require(  # checked before any date is computed from it: year 10**9 is no date at all
             contract_year <= on.year - self.pays_from.year,
             MINIMUM_ROYALTY_ONCE_PER_YEAR,
             "contract_year",
             f"year {contract_year} of a contract paying from {self.pays_from} is not over on {on}",
+            zh=f"自 {self.pays_from} 起付的合同的第 {contract_year} 年度在 {on} 尚未结束",
         )
         year_start = add_years(self.pays_from, contract_year - 1)
         year_end = contract_year_end(self.pays_from, contract_year)
@@ -258,6 +262,7 @@ class ContractMoney(ContractState):
             MINIMUM_ROYALTY_ONCE_PER_YEAR,
             "contract_year",
             f"year {contract_year} ({year_start}..{year_end}) is not over, not paid in, or topped up",
+            zh=f"第 {contract_year} 年度（{year_start}..{year_end}）尚未结束、当年没有付款或已补足",
         )
         paid = sum(r.royalty_fen for r in self.royalty_reports if r.contract_year == contract_year)
         shortfall = royalty.minimum_annual_fen - paid
@@ -266,6 +271,7 @@ class ContractMoney(ContractState):
             MINIMUM_ROYALTY_ONCE_PER_YEAR,
             "contract_year",
             f"royalties of {paid} fen meet the minimum",
+            zh=f"{paid} 分的提成已达到最低提成",
         )
         due = self._clamp(year_end + timedelta(days=royalty.days_to_pay))
         item = DueItem(
@@ -289,6 +295,7 @@ class ContractMoney(ContractState):
             MILESTONE_KNOWN,
             "name",
             f"{name!r} is not a milestone of this contract or was reached already",
+            zh=f"{name!r} 不是本合同的里程碑，或已达成",
         )
         self._require_date(on, self.effective_on, "on")
         item = None
@@ -298,6 +305,7 @@ class ContractMoney(ContractState):
                 UFPL_NO_PAYMENT_DURING_TRIAL,
                 "name",
                 "still in the trial",
+                zh="仍在试用期内",
             )
             item = milestone_item(payment[name], on, self.terms.payment_terms.payments_start_on)
         self._milestone_reached(name=name, reached_on=on, due_item=item)
@@ -318,7 +326,8 @@ class ContractMoney(ContractState):
         What nothing is due for is rejected, or with ``overpayment=credit``
         held as a credit named ``payment_id``.
         """
-        require(self.status != ContractStatus.drafted, CONTRACT_STATUS_ALLOWS, "status", "drafted")
+        require(self.status != ContractStatus.drafted, CONTRACT_STATUS_ALLOWS, "status", "drafted",
+                zh="处于起草状态")
         check_positive(amount_fen)
         self.settlement.check_new_reference(payment_id, "payment_id")
         ended = self.status in ENDED
@@ -329,6 +338,7 @@ class ContractMoney(ContractState):
                 ENDED_CONTRACT_SETTLES_ONLY_WHAT_REMAINS,
                 "due_item_id",
                 f"{due_item_id!r} was cancelled when the contract ended on {self.ended_on}",
+                zh=f"到期款项 {due_item_id!r} 已在合同于 {self.ended_on} 终止时取消",
             )
         allocations, rest = self.settlement.plan(amount_fen, due_item_id, "due_item_id", received_on)
         require(
@@ -337,12 +347,14 @@ class ContractMoney(ContractState):
             "amount_fen",
             f"the contract ended on {self.ended_on}; {rest} fen of {amount_fen} exceed what "
             f"remains owed ({amount_fen - rest} fen), and no credit is held on an ended contract",
+            zh=f"合同已于 {self.ended_on} 终止；{amount_fen} 分中的 {rest} 分超过仍欠的金额（{amount_fen - rest} 分），已终止的合同不持有预收款",
         )
         require(
             rest == 0 or overpayment == Overpayment.credit,
             OVERPAYMENT_REJECTED,
             "amount_fen",
             f"{rest} fen of {amount_fen} settle nothing; pay less or ask to hold it as credit",
+            zh=f"{amount_fen} 分中的 {rest} 分没有可结清的款项；请减少付款，或要求将其作为预收款持有",
         )
         self._payment_received(
             payment_id=payment_id,
@@ -362,7 +374,8 @@ class ContractMoney(ContractState):
         another receipt. Returns the receipt's id.
         """
         held = self.settlement.credits.get(credit_id, 0)
-        require(held > 0, CREDIT_KNOWN, "credit_id", f"no credit {credit_id!r} held")
+        require(held > 0, CREDIT_KNOWN, "credit_id", f"no credit {credit_id!r} held",
+                zh=f"没有持有预收款 {credit_id!r}")
         received = self.receipts.get(credit_id)
         if received is not None:
             require(
@@ -370,9 +383,11 @@ class ContractMoney(ContractState):
                 CREDIT_APPLIED_IS_INCOME,
                 "on",
                 f"{on} is before the credit was received on {received[1]}",
+                zh=f"{on} 早于预收款的收款日 {received[1]}",
             )
         allocations, _ = self.settlement.plan(held, due_item_id, "due_item_id", on)
-        require(bool(allocations), NOTHING_TO_SETTLE, "credit_id", "nothing is outstanding")
+        require(bool(allocations), NOTHING_TO_SETTLE, "credit_id", "nothing is outstanding",
+                zh="没有未付的到期款项")
         receipt_id = self._next_credit_receipt_id()
         self._credit_applied(
             credit_id=credit_id, applied_on=on, allocations=allocations, receipt_id=receipt_id
@@ -383,7 +398,8 @@ class ContractMoney(ContractState):
         check_positive(amount_fen)
         held = self.settlement.credits.get(credit_id, 0)
         require(
-            held >= amount_fen, CREDIT_KNOWN, "amount_fen", f"credit {credit_id!r} holds {held} fen"
+            held >= amount_fen, CREDIT_KNOWN, "amount_fen", f"credit {credit_id!r} holds {held} fen",
+            zh=f"预收款 {credit_id!r} 余额为 {held} 分"
         )
         self.settlement.check_new_reference(reference, "reference")
         self._credit_refunded(
@@ -395,19 +411,22 @@ class ContractMoney(ContractState):
     ) -> None:
         """延期支付: move named due items to later dates, approved and explained."""
         check_approval(approver, reason)
-        require(bool(new_due_dates), DUE_ITEM_KNOWN, "new_due_dates", "no due item named")
+        require(bool(new_due_dates), DUE_ITEM_KNOWN, "new_due_dates", "no due item named",
+                zh="未指明到期款项")
         deferrals = []
         for item_id, new_on in new_due_dates.items():
             path = f"new_due_dates[{item_id}]"
             state = self.settlement.state(item_id, path)
             require(
-                state.outstanding_fen > 0, DUE_ITEM_OUTSTANDING, path, f"{item_id!r} is settled"
+                state.outstanding_fen > 0, DUE_ITEM_OUTSTANDING, path, f"{item_id!r} is settled",
+                zh=f"{item_id!r} 已结清"
             )
             require(
                 new_on > state.due_on,
                 DEFERRAL_MOVES_LATER,
                 path,
                 f"{new_on} is not after {state.due_on}",
+                zh=f"{new_on} 不晚于当前到期日 {state.due_on}",
             )
             deferrals.append(Deferral(item_id, state.due_on, new_on))
         self._due_items_deferred(
@@ -423,6 +442,7 @@ class ContractMoney(ContractState):
             DUE_ITEM_OUTSTANDING,
             "due_item_id",
             f"{due_item_id!r} is settled",
+            zh=f"{due_item_id!r} 已结清",
         )
         self.settlement.check_arisen(state, on, "on")
         self._written_off(
@@ -438,14 +458,16 @@ class ContractMoney(ContractState):
     def record_default(self, on: date, description: str) -> None:
         self._require_status(*PAYING)
         self._require_taken_effect()
-        require(bool(description.strip()), RISK_EVENT_DESCRIBED, "description", "blank")
+        require(bool(description.strip()), RISK_EVENT_DESCRIBED, "description", "blank",
+                zh="为空白")
         self._licensee_defaulted(defaulted_on=on, description=description)
 
     def record_credit_report(self, agency: str, reported_on: date, content_ref: str) -> None:
         self._require_status(*PAYING)
         self._require_taken_effect()
-        require(bool(agency.strip()), RISK_EVENT_DESCRIBED, "agency", "blank")
-        require(bool(content_ref.strip()), RISK_EVENT_DESCRIBED, "content_ref", "blank")
+        require(bool(agency.strip()), RISK_EVENT_DESCRIBED, "agency", "blank", zh="为空白")
+        require(bool(content_ref.strip()), RISK_EVENT_DESCRIBED, "content_ref", "blank",
+                zh="为空白")
         self._credit_report_filed(agency=agency, reported_on=reported_on, content_ref=content_ref)
 
     def record_insurance_compensation(
@@ -459,7 +481,7 @@ class ContractMoney(ContractState):
         """先行赔付: the insurer pays what the licensee owes; it settles due items like a payment."""
         self._require_status(*PAYING)
         self._require_taken_effect()
-        require(bool(insurer.strip()), RISK_EVENT_DESCRIBED, "insurer", "blank")
+        require(bool(insurer.strip()), RISK_EVENT_DESCRIBED, "insurer", "blank", zh="为空白")
         check_positive(amount_fen)
         self.settlement.check_new_reference(claim_id, "claim_id")
         allocations, rest = self.settlement.plan(amount_fen, due_item_id, "due_item_id", paid_on)
@@ -468,6 +490,7 @@ class ContractMoney(ContractState):
             INSURANCE_WITHIN_OUTSTANDING,
             "amount_fen",
             f"{rest} fen more than is outstanding",
+            zh=f"超出未付金额 {rest} 分",
         )
         self._insurance_compensation_paid(
             claim_id=claim_id,
@@ -492,7 +515,8 @@ class ContractMoney(ContractState):
     def _royalty_terms(self) -> RoyaltyTerms:
         royalty = self.terms.payment_terms.royalty
         require(
-            royalty is not None, ROYALTY_TERMS_AGREED, "payment_terms.royalty", "no royalty agreed"
+            royalty is not None, ROYALTY_TERMS_AGREED, "payment_terms.royalty", "no royalty agreed",
+            zh="未约定提成"
         )
         assert royalty is not None
         return royalty

@@ -93,6 +93,7 @@ class ContractState:
             CONTRACT_STATUS_ALLOWS,
             "status",
             f"the contract is {self.status}; this needs {' or '.join(allowed)}",
+            zh=f"合同状态为 {self.status}；此操作须为 {' 或 '.join(allowed)}",
         )
 
     def _require_date(self, on: date, previous: date | None, field: str) -> None:
@@ -101,6 +102,7 @@ class ContractState:
             CONTRACT_DATES_IN_ORDER,
             field,
             f"{on} is before {previous}",
+            zh=f"{on} 早于 {previous}",
         )
 
     def _require_taken_effect(self) -> None:
@@ -109,6 +111,7 @@ class ContractState:
             CONTRACT_STATUS_ALLOWS,
             "status",
             f"the contract is {self.status} and never took effect",
+            zh=f"合同状态为 {self.status}，从未生效",
         )
 
     def _require_paying(self, field: str) -> None:
@@ -119,4 +122,5 @@ class ContractState:
             UFPL_NO_PAYMENT_DURING_TRIAL,
             field,
             f"UFPL stage is {self.ufpl_stage}: nothing falls due",
+            zh=f"先使用后付费阶段为 {self.ufpl_stage}：不产生到期款项",
         )

@@ -159,7 +159,8 @@ class Registration:
 
 def check_contract_terms(terms: ContractTerms) -> None:
     """Raise ``DomainError`` for the first broken rule; ``terms`` should be normalised."""
-    require(bool(terms.title.strip()), CONTRACT_TITLE_REQUIRED, "title", "title is blank")
+    require(bool(terms.title.strip()), CONTRACT_TITLE_REQUIRED, "title", "title is blank",
+            zh="名称为空白")
     _check_parties(terms)
     _check_achievements(terms)
     _check_figures(terms)
@@ -172,22 +173,26 @@ def check_contract_terms(terms: ContractTerms) -> None:
         FIXED_PAYMENTS_WITHIN_CONTRACT_VALUE,
         "payment_terms",
         f"fixed payments of {fixed} fen exceed the contract value {terms.contract_value_fen} fen",
+        zh=f"固定付款合计 {fixed} 分，超过合同成交额 {terms.contract_value_fen} 分",
     )
 
 
 def _check_parties(terms: ContractTerms) -> None:
-    require(bool(terms.seller_ids), CONTRACT_PARTIES_VALID, "seller_ids", "no seller")
+    require(bool(terms.seller_ids), CONTRACT_PARTIES_VALID, "seller_ids", "no seller",
+            zh="没有卖方")
     require(
         len(set(terms.seller_ids)) == len(terms.seller_ids),
         CONTRACT_PARTIES_VALID,
         "seller_ids",
         "a seller is listed twice",
+        zh="同一卖方被列出两次",
     )
     require(
         terms.buyer_id not in terms.seller_ids,
         CONTRACT_PARTIES_VALID,
         "buyer_id",
         "the buyer is also a seller",
+        zh="买方同时是卖方",
     )
 
 
@@ -199,6 +204,7 @@ def _check_achievements(terms: ContractTerms) -> None:
             CONTRACT_ACHIEVEMENTS_MATCH_KIND,
             "achievement_ids",
             f"a {terms.kind} contract covers no achievement",
+            zh=f"{terms.kind} 合同未涉及成果",
         )
         return
     require(
@@ -206,24 +212,28 @@ def _check_achievements(terms: ContractTerms) -> None:
         CONTRACT_ACHIEVEMENTS_MATCH_KIND,
         "achievement_ids",
         f"a {terms.kind} contract covers an achievement",
+        zh=f"{terms.kind} 合同不涉及成果",
     )
     require(
         len(set(ids)) == len(ids),
         CONTRACT_ACHIEVEMENTS_MATCH_KIND,
         "achievement_ids",
         "an achievement is listed twice",
+        zh="同一成果被列出两次",
     )
 
 
 def _check_figures(terms: ContractTerms) -> None:
     for name in ("contract_value_fen", "transaction_value_fen"):
         value = getattr(terms, name)
-        require(value >= 0, CONTRACT_VALUE_NOT_NEGATIVE, name, f"{value} is negative")
+        require(value >= 0, CONTRACT_VALUE_NOT_NEGATIVE, name, f"{value} is negative",
+                zh=f"{value} 为负数")
     require(
         terms.transaction_value_fen <= terms.contract_value_fen,
         TRANSACTION_VALUE_WITHIN_CONTRACT_VALUE,
         "transaction_value_fen",
         f"{terms.transaction_value_fen} fen is above the contract value {terms.contract_value_fen} fen",
+        zh=f"技术交易额 {terms.transaction_value_fen} 分高于合同成交额 {terms.contract_value_fen} 分",
     )
     c = terms.currency
     require(
@@ -231,6 +241,7 @@ def _check_figures(terms: ContractTerms) -> None:
         CURRENCY_CODE_VALID,
         "currency",
         repr(c),
+        zh=f"{c!r} 不是三个大写字母的币种代码",
     )
 
 
@@ -242,12 +253,15 @@ def _check_licence(terms: ContractTerms) -> None:
             LICENCE_TERMS_MATCH_KIND,
             "licence",
             f"a {terms.kind} contract has no licence terms",
+            zh=f"{terms.kind} 合同没有许可条款",
         )
         return
-    require(lic is not None, LICENCE_TERMS_MATCH_KIND, "licence", "normalise the terms first")
+    require(lic is not None, LICENCE_TERMS_MATCH_KIND, "licence", "normalise the terms first",
+            zh="请先将条款规范化")
     assert lic is not None
     require(
-        bool(lic.territory.strip()), LICENCE_TERMS_VALID, "licence.territory", "territory is blank"
+        bool(lic.territory.strip()), LICENCE_TERMS_VALID, "licence.territory", "territory is blank",
+        zh="地域范围为空白"
     )
     if lic.term_start is not None and lic.term_end is not None:
         require(
@@ -255,6 +269,7 @@ def _check_licence(terms: ContractTerms) -> None:
             LICENCE_TERMS_VALID,
             "licence.term_end",
             f"term ends {lic.term_end}, not after it starts {lic.term_start}",
+            zh=f"期限结束于 {lic.term_end}，不晚于其开始 {lic.term_start}",
         )
 
 
@@ -267,6 +282,7 @@ def _check_ufpl(terms: ContractTerms) -> None:
         "a UFPL licence needs trial terms"
         if is_ufpl
         else f"a {terms.kind} contract has no trial terms",
+        zh="先使用后付费许可须有试用条款" if is_ufpl else f"{terms.kind} 合同没有试用条款",
     )
     if terms.ufpl is None:
         return
@@ -282,6 +298,7 @@ def _check_ufpl(terms: ContractTerms) -> None:
             MILESTONE_NAMES_UNIQUE,
             f"ufpl.triggers[{i}].milestone",
             f"{trigger.milestone!r} names another milestone too",
+            zh=f"{trigger.milestone!r} 同时是另一个里程碑的名称",
         )
         seen.add(trigger.milestone)
 
@@ -290,19 +307,22 @@ def check_registration(
     reg: Registration, contract_value_fen: int, field: str = "registration"
 ) -> None:
     require(
-        bool(reg.registry.strip()), REGISTRATION_VALID, f"{field}.registry", "registry is blank"
+        bool(reg.registry.strip()), REGISTRATION_VALID, f"{field}.registry", "registry is blank",
+        zh="登记机构为空白"
     )
     require(
         bool(reg.registration_number.strip()),
         REGISTRATION_VALID,
         f"{field}.registration_number",
         "registration number is blank",
+        zh="登记编号为空白",
     )
     require(
         reg.approved_category in REGISTRY_CATEGORIES,
         REGISTRATION_VALID,
         f"{field}.approved_category",
         f"{reg.approved_category} is not a registry category",
+        zh=f"{reg.approved_category} 不是认定登记的合同类别",
     )
     value = reg.approved_transaction_value_fen
     require(
@@ -310,4 +330,5 @@ def check_registration(
         REGISTERED_VALUE_WITHIN_CONTRACT_VALUE,
         f"{field}.approved_transaction_value_fen",
         f"{value} fen is negative or above the contract value {contract_value_fen} fen",
+        zh=f"{value} 分为负数或高于合同成交额 {contract_value_fen} 分",
     )

@@ -79,6 +79,7 @@ class ContractUfpl(ContractState):
             REPORTED_AMOUNT_NOT_NEGATIVE,
             "revenue_fen",
             f"{revenue_fen} is negative",
+            zh=f"{revenue_fen} 为负数",
         )
         assert self.effective_on is not None
         earlier = [(r.period_start, r.period_end) for r in self.revenue_reports]
@@ -100,6 +101,7 @@ class ContractUfpl(ContractState):
             FIXED_PAYMENTS_WITHIN_CONTRACT_VALUE,
             "payment_terms",
             f"fixed payments exceed the contract value {self.terms.contract_value_fen} fen",
+            zh=f"固定付款超过合同成交额 {self.terms.contract_value_fen} 分",
         )
         self._require_date(agreed_on, self.signed_on, "agreed_on")
         self._paid_terms_renegotiated(payment_terms=payment_terms, agreed_on=agreed_on)
@@ -113,11 +115,13 @@ class ContractUfpl(ContractState):
             UFPL_STAGE_ALLOWS,
             "status",
             f"stage is {self.ufpl_stage}",
+            zh=f"阶段为 {self.ufpl_stage}",
         )
         self._require_date(on, self.effective_on, "on")
         assert self.terms.ufpl is not None
         met = first_trigger_met(self.terms.ufpl, self.first_revenue_on, self.milestones_reached, on)
-        require(met is not None, UFPL_TRIGGER_MET, "on", f"no agreed trigger is met by {on}")
+        require(met is not None, UFPL_TRIGGER_MET, "on", f"no agreed trigger is met by {on}",
+                zh=f"截至 {on} 没有满足任何约定的触发条件")
         assert met is not None
         items = scheduled_items(self.terms.payment_terms, on)
         for i, item in enumerate(items):
@@ -126,6 +130,7 @@ class ContractUfpl(ContractState):
                 UFPL_NO_PAYMENT_DURING_TRIAL,
                 f"due_items[{i}].due_on",
                 f"{item.item_id} due {item.due_on} is before the conversion on {on}",
+                zh=f"{item.item_id} 的到期日 {item.due_on} 早于转为付费的日期 {on}",
             )
         self._converted_to_paid(
             trigger=met[0], trigger_met_on=met[1], converted_on=on, due_items=items
@@ -140,8 +145,10 @@ class ContractUfpl(ContractState):
             UFPL_STAGE_ALLOWS,
             "status",
             f"stage is {self.ufpl_stage}",
+            zh=f"阶段为 {self.ufpl_stage}",
         )
-        require(bool(reason.strip()), CONTRACT_END_REASON_REQUIRED, "reason", "reason is blank")
+        require(bool(reason.strip()), CONTRACT_END_REASON_REQUIRED, "reason", "reason is blank",
+                zh="理由为空白")
         self._require_date(on, self.effective_on, "on")
         self._licence_returned(returned_on=on, reason=reason)
 
@@ -149,7 +156,8 @@ class ContractUfpl(ContractState):
 
     def _require_ufpl(self) -> None:
         require(
-            self.is_ufpl, CONTRACT_KIND_ALLOWS, "kind", f"a {self.terms.kind} contract has no trial"
+            self.is_ufpl, CONTRACT_KIND_ALLOWS, "kind", f"a {self.terms.kind} contract has no trial",
+            zh=f"{self.terms.kind} 合同没有试用期"
         )
 
     def _require_trial_or_before(self) -> None:
@@ -158,6 +166,7 @@ class ContractUfpl(ContractState):
             UFPL_STAGE_ALLOWS,
             "status",
             f"stage is {self.ufpl_stage}",
+            zh=f"阶段为 {self.ufpl_stage}",
         )
 
     if TYPE_CHECKING:  # the events, defined on TechnologyContract

@@ -254,18 +254,21 @@ def parse_percent(value: object, field: str) -> Decimal:
         DISTRIBUTION_SPLIT_SHARES_VALID,
         field,
         f"{value!r}: a percentage is a Decimal, an integer or a decimal string, never a float",
+        zh=f"{value!r}：百分比须为 Decimal、整数或小数字符串，不得为浮点数",
     )
     try:
         percent = Decimal(value)  # type: ignore[arg-type]
     except InvalidOperation:
         raise DomainError(
-            DISTRIBUTION_SPLIT_SHARES_VALID, field, f"{value!r} is no decimal"
+            DISTRIBUTION_SPLIT_SHARES_VALID, field, f"{value!r} is no decimal",
+            detail_zh=f"{value!r} 不是小数"
         ) from None
     require(
         percent.is_finite() and 0 <= percent <= HUNDRED,
         DISTRIBUTION_SPLIT_SHARES_VALID,
         field,
         f"{value} is not between 0 and 100",
+        zh=f"{value} 不在 0 至 100 之间",
     )
     return percent
 
@@ -281,6 +284,7 @@ def make_split(value: SplitInput, field: str) -> Split:
             DISTRIBUTION_SPLIT_SHARES_VALID,
             field,
             "a split is a mapping of beneficiary to percentage",
+            zh="分配比例须为受益方到百分比的映射",
         )
         items = list(value.items())
     shares: dict[BeneficiaryKind, Decimal] = {}
@@ -291,6 +295,7 @@ def make_split(value: SplitInput, field: str) -> Split:
             DISTRIBUTION_SPLIT_SHARES_VALID,
             f"{field}.{name}",
             f"{name!r} is not a beneficiary ({', '.join(BeneficiaryKind)})",
+            zh=f"{name!r} 不是受益方（{', '.join(BeneficiaryKind)}）",
         )
         kind = BeneficiaryKind(name)
         require(
@@ -298,6 +303,7 @@ def make_split(value: SplitInput, field: str) -> Split:
             DISTRIBUTION_SPLIT_SHARES_VALID,
             f"{field}.{name}",
             f"{name} appears twice",
+            zh=f"{name} 出现两次",
         )
         shares[kind] = parse_percent(percent, f"{field}.{name}")
     total = sum(shares.values(), Decimal(0))
@@ -306,6 +312,7 @@ def make_split(value: SplitInput, field: str) -> Split:
         DISTRIBUTION_SPLIT_SUMS_TO_100,
         field,
         f"the percentages sum to {format_percent(total)}, not 100",
+        zh=f"各比例合计为 {format_percent(total)}，不是 100",
     )
     return Split(tuple(BeneficiaryShare(k, shares[k]) for k in BENEFICIARY_ORDER if k in shares))
 
@@ -320,6 +327,7 @@ def make_tiers(tiers: Sequence[TierInput]) -> tuple[Tier, ...]:
             DISTRIBUTION_TIERS_ASCENDING,
             f"tiers[{i}].from_fen",
             f"{from_fen!r} is not above {previous}",
+            zh=f"{from_fen!r} 不大于 {previous}",
         )
         made.append(Tier(from_fen, make_split(split, f"tiers[{i}].split")))
     return tuple(made)
@@ -333,14 +341,18 @@ def make_overrides(
     for inventor, value in (overrides or {}).items():
         field = f"inventor_overrides.{inventor}"
         name = inventor.strip() if isinstance(inventor, str) else ""
-        require(bool(name), INVENTOR_OVERRIDES_VALID, field, "an inventor is named")
-        require(name not in seen, INVENTOR_OVERRIDES_VALID, field, f"{name} is overridden twice")
+        require(bool(name), INVENTOR_OVERRIDES_VALID, field, "an inventor is named",
+                zh="须写明成果完成人")
+        require(name not in seen, INVENTOR_OVERRIDES_VALID, field, f"{name} is overridden twice",
+                zh=f"{name} 被调整两次")
         seen.add(name)
         try:
             percent = parse_percent(value, field)
         except DomainError as exc:
-            raise DomainError(INVENTOR_OVERRIDES_VALID, field, exc.detail) from None
-        require(percent > 0, INVENTOR_OVERRIDES_VALID, field, "an override is above 0%")
+            raise DomainError(INVENTOR_OVERRIDES_VALID, field, exc.detail,
+                              detail_zh=exc.detail_zh) from None
+        require(percent > 0, INVENTOR_OVERRIDES_VALID, field, "an override is above 0%",
+                zh="调整比例须大于 0%")
         made.append(InventorShare(name, percent))
     total = sum((o.percent for o in made), Decimal(0))
     require(
@@ -348,6 +360,7 @@ def make_overrides(
         INVENTOR_OVERRIDES_VALID,
         "inventor_overrides",
         f"overrides sum to {format_percent(total)}%, more than the team share",
+        zh=f"调整比例合计为 {format_percent(total)}%，超过团队份额",
     )
     return tuple(made)
 
@@ -411,10 +424,21 @@ def main_contributor_findings(cash_split: Split, tiers: Sequence[Tier], equity_s
     return found
 
 
+_FLOOR_OF_ZH = {"equity_split.inventor_team": "股份", "self_implementation_percent": "每年营业利润"}
+
+
+def _floor_message_zh(finding: FloorFinding) -> str:
+    """``FloorFinding.message`` in Chinese (the finding is recorded as it is: no field added to it)."""
+    of_what = _FLOOR_OF_ZH.get(finding.field, "净收入")
+    return (f"{finding.source}：成果完成人所得不低于{of_what}的 {format_percent(finding.floor_percent)}%；"
+            f"政策给予 {format_percent(finding.given_percent)}%")
+
+
 def raise_first(findings: Sequence[FloorFinding]) -> None:
     if findings:
         first = findings[0]
-        raise DomainError(DISTRIBUTION_FLOOR_PUBLIC_INSTITUTION, first.field, first.message)
+        raise DomainError(DISTRIBUTION_FLOOR_PUBLIC_INSTITUTION, first.field, first.message,
+                          detail_zh=_floor_message_zh(first))
 
 
 def policy_version(
@@ -434,18 +458,21 @@ def policy_version(
 ) -> PolicyVersion:
     """Validate a policy version and return it, with its floor findings (pure; records nothing)."""
     label = version_label.strip()
-    require(bool(label), DISTRIBUTION_POLICY_LABEL_UNIQUE, "version_label", "the label is blank")
+    require(bool(label), DISTRIBUTION_POLICY_LABEL_UNIQUE, "version_label", "the label is blank",
+            zh="标签为空白")
     require(
         not institution_is_public_research or institution_kind in PUBLIC_RESEARCH_KINDS,
         PUBLIC_RESEARCH_INSTITUTION_KIND,
         "institution_is_public_research",
         f"a {institution_kind} is not a public research institution",
+        zh=f"{institution_kind} 不是公立科研机构",
     )
     require(
         pack.in_force_on(effective_from),
         RULE_PACK_IN_FORCE,
         "pack",
         f"{pack.source} ({pack.pack_id} {pack.version}) is not in force on {effective_from}",
+        zh=f"{pack.source}（{pack.pack_id} {pack.version}）在 {effective_from} 不是有效版本",
     )
     cash = make_split(cash_split, "cash_split")
     made_tiers = make_tiers(tiers)
@@ -464,6 +491,7 @@ def policy_version(
             "self_implementation_years",
             f"{self_implementation_years} years is outside {si.min_years}..{si.max_years} "
             f"({pack.source})",
+            zh=f"{self_implementation_years} 年不在 {si.min_years}..{si.max_years} 年的范围内（{pack.source}）",
         )
     findings = floor_findings(pack, cash, made_tiers, equity, si_percent)
     version = PolicyVersion(
@@ -535,6 +563,7 @@ class DistributionPolicy(Aggregate):
             DISTRIBUTION_POLICY_LABEL_UNIQUE,
             "version_label",
             f"{label!r} is already a version of this policy",
+            zh=f"{label!r} 已是该政策的一个版本",
         )
         if self.versions:
             last = self.versions[-1].effective_from
@@ -543,6 +572,7 @@ class DistributionPolicy(Aggregate):
                 DISTRIBUTION_POLICY_DATES_INCREASE,
                 "effective_from",
                 f"{effective_from} is not after {last}",
+                zh=f"{effective_from} 不晚于 {last}",
             )
         version = policy_version(
             version_label=version_label,
@@ -570,7 +600,8 @@ class DistributionPolicy(Aggregate):
                 chosen = version
         if chosen is None:
             raise DomainError(
-                DISTRIBUTION_POLICY_IN_FORCE, "on", f"no version of the policy is in force on {on}"
+                DISTRIBUTION_POLICY_IN_FORCE, "on", f"no version of the policy is in force on {on}",
+                detail_zh=f"{on} 没有有效的政策版本"
             )
         return chosen
 

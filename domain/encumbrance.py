@@ -132,13 +132,16 @@ def new_encumbrance(
     A licence silent on its type is non-exclusive (DOMAIN.md, SPC Art. 25).
     """
     recorded = any(e.contract_id == contract_id for e in held)
-    require(not recorded, ENCUMBRANCE_CONTRACT_ONCE, field, f"contract {contract_id} is recorded")
+    require(not recorded, ENCUMBRANCE_CONTRACT_ONCE, field, f"contract {contract_id} is recorded",
+            zh=f"合同 {contract_id} 已记录")
     is_licence = kind in LICENCES
     moves = kind in OWNERSHIP_TRANSFERS
     no_type = is_licence or licence_type is None
-    require(no_type, ENCUMBRANCE_TERMS_MATCH_KIND, field, f"a {kind} has no licence type")
+    require(no_type, ENCUMBRANCE_TERMS_MATCH_KIND, field, f"a {kind} has no licence type",
+            zh=f"{kind} 没有许可方式")
     named = moves == (assignee_id is not None)
-    require(named, ENCUMBRANCE_TERMS_MATCH_KIND, field, f"assignee_id does not suit a {kind}")
+    require(named, ENCUMBRANCE_TERMS_MATCH_KIND, field, f"assignee_id does not suit a {kind}",
+            zh=f"assignee_id 不适用于 {kind}")
     if term_end is not None:
         check_not_before(term_end, term_start, field, strictly=True)
     if is_licence and licence_type is None:
@@ -148,7 +151,8 @@ def new_encumbrance(
     )
     if is_licence:
         for old in held:
-            require(not conflicts(old, new), LICENCE_CONFLICT, field, _clash(old))
+            require(not conflicts(old, new), LICENCE_CONFLICT, field, _clash(old),
+                    zh=_clash_zh(old))
     return new
 
 
@@ -180,13 +184,16 @@ def check_seller(
     """
     if seller_id is None:
         away = any(e.moves_ownership and e.released_on is None for e in held)
-        require(not away, ACHIEVEMENT_ASSIGNED_AWAY, field, "the achievement was assigned away")
+        require(not away, ACHIEVEMENT_ASSIGNED_AWAY, field, "the achievement was assigned away",
+                zh="成果已转让")
         return
     if seller_id in owner_ids:
         return
     former = seller_id in former_owner_ids
-    require(not former, ACHIEVEMENT_ASSIGNED_AWAY, field, f"{seller_id} assigned it away")
-    require(False, SELLER_IS_OWNER, field, f"{seller_id} does not own the achievement")
+    require(not former, ACHIEVEMENT_ASSIGNED_AWAY, field, f"{seller_id} assigned it away",
+            zh=f"{seller_id} 已将其转让")
+    require(False, SELLER_IS_OWNER, field, f"{seller_id} does not own the achievement",
+            zh=f"{seller_id} 不是该成果的权利人")
 
 
 def check_release(held: Sequence[Encumbrance], contract_id: UUID, on: date) -> None:
@@ -196,6 +203,7 @@ def check_release(held: Sequence[Encumbrance], contract_id: UUID, on: date) -> N
         ENCUMBRANCE_IN_FORCE_TO_RELEASE,
         "contract_id",
         f"contract {contract_id} holds nothing in force here",
+        zh=f"合同 {contract_id} 在此没有有效的权利负担",
     )
     this = current[0]
     check_not_before(on, this.effective_on, "on")
@@ -206,6 +214,7 @@ def check_release(held: Sequence[Encumbrance], contract_id: UUID, on: date) -> N
             OWNERSHIP_RELEASED_LAST_FIRST,
             "contract_id",
             f"contract {latest.contract_id} changed ownership later",
+            zh=f"合同 {latest.contract_id} 其后变更了权属",
         )
 
 
@@ -220,3 +229,7 @@ def periods_overlap(start_a: date, end_a: date | None, start_b: date, end_b: dat
 
 def _clash(old: Encumbrance) -> str:
     return f"overlaps the {old.licence_type} licence of contract {old.contract_id}"
+
+
+def _clash_zh(old: Encumbrance) -> str:
+    return f"与合同 {old.contract_id} 的 {old.licence_type} 许可重叠"

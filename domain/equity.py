@@ -221,6 +221,7 @@ class EquityHolding(Aggregate):
             UNIFIED_SOCIAL_CREDIT_CODE_VALID,
             "company.unified_social_credit_code",
             f"{code!r} is not a valid code",
+            zh=f"{code!r} 不是有效的统一社会信用代码",
         )
         if valuation.method != ValuationMethod.agreed:
             _text(valuation.assessor or "", "valuation.assessor")
@@ -232,24 +233,28 @@ class EquityHolding(Aggregate):
             EQUITY_FIGURES_POSITIVE,
             "total_shares",
             f"{total_shares} is fewer than the {shares_received} shares received",
+            zh=f"{total_shares} 少于所获的 {shares_received} 股",
         )
         require(
             registered_capital_fen <= valuation.amount_fen,
             REGISTERED_CAPITAL_WITHIN_VALUATION,
             "registered_capital_fen",
             f"{registered_capital_fen} fen is above the valuation {valuation.amount_fen} fen",
+            zh=f"{registered_capital_fen} 分高于评估作价 {valuation.amount_fen} 分",
         )
         require(
             valuation.valued_on <= contributed_on,
             EQUITY_DATES_IN_ORDER,
             "valuation.valued_on",
             f"valued {valuation.valued_on}, after the contribution {contributed_on}",
+            zh=f"估值日 {valuation.valued_on} 晚于出资日 {contributed_on}",
         )
         require(
             len(currency) == 3 and currency.isascii() and currency.isalpha() and currency.isupper(),
             CURRENCY_CODE_VALID,
             "currency",
             repr(currency),
+            zh=f"{currency!r} 不是有效的币种代码",
         )
         return cls(
             id=id or uuid4(),
@@ -312,6 +317,7 @@ class EquityHolding(Aggregate):
             CONTRIBUTION_DECISION_RECORDED_ONCE,
             "decision",
             f"the decision of {earlier.decided_on if earlier else ''} is already recorded",
+            zh=f"{earlier.decided_on if earlier else ''} 的决策已记录",
         )
         _check_decision(decision)
         require(
@@ -319,13 +325,15 @@ class EquityHolding(Aggregate):
             CONTRIBUTION_DECISION_RECORDED_ONCE,
             "decision.decided_on",
             f"decided {decision.decided_on}, after the contribution of {self.contributed_on}",
+            zh=f"决策日 {decision.decided_on} 晚于出资日 {self.contributed_on}",
         )
         self._contribution_decided(decision=decision)
 
     def revalue(self, new_value_fen: int, decision: DecisionRecord) -> None:
         """Revaluation up or down, with its decision record."""
         require(
-            new_value_fen >= 0, IMPAIRMENT_WITHIN_CARRYING_VALUE, "new_value_fen", "negative value"
+            new_value_fen >= 0, IMPAIRMENT_WITHIN_CARRYING_VALUE, "new_value_fen", "negative value",
+            zh="新估值为负数"
         )
         _check_decision(decision)
         self._after_contribution(decision.decided_on, "decision.decided_on")
@@ -340,6 +348,7 @@ class EquityHolding(Aggregate):
             IMPAIRMENT_WITHIN_CARRYING_VALUE,
             "amount_fen",
             f"{amount_fen} fen is not within the carrying value {self.carrying_value_fen} fen",
+            zh=f"{amount_fen} 分不在账面价值 {self.carrying_value_fen} 分以内",
         )
         _check_decision(decision)
         self._after_contribution(decision.decided_on, "decision.decided_on")
@@ -351,6 +360,7 @@ class EquityHolding(Aggregate):
             DILUTION_INCREASES_TOTAL,
             "new_total_shares",
             f"{new_total_shares} does not exceed {self.total_shares}",
+            zh=f"{new_total_shares} 不多于 {self.total_shares}",
         )
         _text(reason, "reason")
         self._after_contribution(on, "on")
@@ -373,6 +383,7 @@ class EquityHolding(Aggregate):
             EQUITY_FIGURES_POSITIVE,
             "proceeds_fen",
             f"{proceeds_fen} is negative",
+            zh=f"{proceeds_fen} 为负数",
         )
         _text(buyer, "buyer")
         self._after_contribution(sold_on, "sold_on")
@@ -400,6 +411,7 @@ class EquityHolding(Aggregate):
             SHARES_WITHIN_HOLDING,
             "shares",
             f"{shares} shares exceed the {self.shares_held} held",
+            zh=f"{shares} 股超过持有的 {self.shares_held} 股",
         )
 
     def _after_contribution(self, on: date, field: str) -> None:
@@ -408,6 +420,7 @@ class EquityHolding(Aggregate):
             EQUITY_DATES_IN_ORDER,
             field,
             f"{on} is before the contribution on {self.contributed_on}",
+            zh=f"{on} 早于出资日 {self.contributed_on}",
         )
 
     def _new_reference(self, reference: str, field: str) -> None:
@@ -417,6 +430,7 @@ class EquityHolding(Aggregate):
             EQUITY_REFERENCE_UNIQUE,
             field,
             f"{reference!r} is already recorded",
+            zh=f"{reference!r} 已记录",
         )
 
     # --- events ----------------------------------------------------------------------------------
@@ -471,11 +485,12 @@ class EquityHolding(Aggregate):
 
 
 def _text(value: str, field: str) -> None:
-    require(bool(value.strip()), EQUITY_TEXT_REQUIRED, field, "is blank")
+    require(bool(value.strip()), EQUITY_TEXT_REQUIRED, field, "is blank", zh="为空白")
 
 
 def _positive(value: int, field: str) -> None:
-    require(value > 0, EQUITY_FIGURES_POSITIVE, field, f"{value} is not positive")
+    require(value > 0, EQUITY_FIGURES_POSITIVE, field, f"{value} is not positive",
+            zh=f"{value} 不是正数")
 
 
 def _check_decision(decision: DecisionRecord) -> None:
@@ -485,7 +500,9 @@ def _check_decision(decision: DecisionRecord) -> None:
         DECISION_RECORD_COMPLETE,
         "decision.decision_makers",
         "name every decision maker",
+        zh="须写明每位决策人",
     )
     require(
-        bool(decision.basis.strip()), DECISION_RECORD_COMPLETE, "decision.basis", "state the basis"
+        bool(decision.basis.strip()), DECISION_RECORD_COMPLETE, "decision.basis", "state the basis",
+        zh="须说明决策依据"
     )

@@ -57,20 +57,31 @@ class DomainError(Exception):
     """A command broke a rule; nothing was recorded.
 
     ``field`` is the dotted path of the offending input (``owners[1].share``)
-    so the API can point at it in a problem+json ``errors`` entry.
+    so the API can point at it in a problem+json ``errors`` entry. ``detail``
+    says what is wrong in English, ``detail_zh`` the same in Chinese, with the
+    same figures (tests/unit/test_error_texts_zh.py fails on a raise without
+    it); ``None`` only for an error built elsewhere without one.
     """
 
-    def __init__(self, rule: Rule, field: str, detail: str) -> None:
+    def __init__(self, rule: Rule, field: str, detail: str, detail_zh: str | None = None) -> None:
         self.rule = rule
         self.field = field
         self.detail = detail
+        self.detail_zh = detail_zh
         super().__init__(f"{rule.name}: {field}: {detail}")
 
+    def detail_in(self, lang: str) -> str:
+        """The detail in ``lang`` (``zh`` or ``en``); English when no Chinese text exists."""
+        return self.detail_zh if lang == "zh" and self.detail_zh else self.detail
+
     def as_dict(self) -> dict[str, str | None]:
+        """The problem+json ``errors`` entry; ``detail_zh`` becomes its ``detail`` in a Chinese answer
+        (api/problems.py ``localized_error``)."""
         return {
             "rule": self.rule.name,
             "field": self.field,
             "detail": self.detail,
+            "detail_zh": self.detail_zh,
             "meaning": self.rule.meaning,
             "source": self.rule.source,
             "name_zh": self.rule.name_zh,
@@ -78,7 +89,8 @@ class DomainError(Exception):
         }
 
 
-def require(condition: bool, broken: Rule, field: str, detail: str) -> None:
-    """Raise ``DomainError`` for ``broken`` unless ``condition`` holds."""
+def require(condition: bool, broken: Rule, field: str, detail: str, zh: str | None = None) -> None:
+    """Raise ``DomainError`` for ``broken`` unless ``condition`` holds; ``detail`` in English, ``zh`` the
+    same in Chinese."""
     if not condition:
-        raise DomainError(broken, field, detail)
+        raise DomainError(broken, field, detail, zh)

@@ -104,10 +104,13 @@ class IncomeBook(Aggregate):
     def record_deduction(self, reference: str, category: DeductionCategory, amount_fen: int,
                          incurred_on: date, description: str) -> RecordedDeduction:
         require(reference.strip() != "" and all(d.reference != reference for d in self.deductions),
-                DEDUCTION_RECORDED_ONCE, "reference", f"{reference!r} is blank or recorded already")
+                DEDUCTION_RECORDED_ONCE, "reference", f"{reference!r} is blank or recorded already",
+                zh=f"{reference!r} 为空白或已记录")
         require(isinstance(amount_fen, int) and amount_fen > 0, DEDUCTION_POSITIVE, "amount_fen",
-                f"{amount_fen!r} is not a positive number of fen")
-        require(description.strip() != "", DEDUCTION_POSITIVE, "description", "description is blank")
+                f"{amount_fen!r} is not a positive number of fen",
+                zh=f"{amount_fen!r} 不是正的金额（分）")
+        require(description.strip() != "", DEDUCTION_POSITIVE, "description", "description is blank",
+                zh="说明为空白")
         deduction = RecordedDeduction(reference, category, amount_fen, incurred_on, description.strip())
         self._deduction_recorded(deduction=deduction)
         return deduction
@@ -119,20 +122,23 @@ class IncomeBook(Aggregate):
         """Reverse a deduction recorded in error (the caller adjusts the distribution that used it)."""
         found = [d for d in self.deductions if d.reference == reference]
         require(bool(found), DEDUCTION_REVERSAL_NAMES_DEDUCTION, "reference",
-                f"no deduction {reference!r} is recorded in this income book")
+                f"no deduction {reference!r} is recorded in this income book",
+                zh=f"本收入账中没有记录扣除项 {reference!r}")
         deduction = found[0]
         require(reference not in self.reversed, DEDUCTION_REVERSED_ONCE, "reference",
-                f"deduction {reference!r} was reversed already")
-        require(reason.strip() != "", DEDUCTION_REVERSED_ONCE, "reason", "the reason is blank")
+                f"deduction {reference!r} was reversed already", zh=f"扣除项 {reference!r} 已冲销")
+        require(reason.strip() != "", DEDUCTION_REVERSED_ONCE, "reason", "the reason is blank",
+                zh="理由为空白")
         require(reversed_on >= deduction.incurred_on, DEDUCTION_REVERSED_ONCE, "reversed_on",
-                f"{reversed_on} is before the deduction was incurred on {deduction.incurred_on}")
+                f"{reversed_on} is before the deduction was incurred on {deduction.incurred_on}",
+                zh=f"{reversed_on} 早于扣除发生之日 {deduction.incurred_on}")
         self._deduction_reversed(deduction=deduction, reversed_on=reversed_on, reason=reason.strip(),
                                  distribution_id=self.used.get(reference))
         return deduction
 
     def check_receipt_new(self, receipt_id: str) -> None:
         require(receipt_id not in self.receipts, RECEIPT_DISTRIBUTED_ONCE, "receipt_id",
-                f"receipt {receipt_id!r} was distributed already")
+                f"receipt {receipt_id!r} was distributed already", zh=f"收款 {receipt_id!r} 已分配")
 
     def use(self, references: list[str], distribution_id: UUID, receipt_id: str | None = None,
             net_fen: int = 0) -> None:

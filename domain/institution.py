@@ -157,13 +157,15 @@ class Institution(Aggregate):
         rule_pack: RulePackId = RulePackId.national,
         id: UUID | None = None,
     ) -> Institution:
-        require(bool(name.strip()), INSTITUTION_NAME_REQUIRED, "name", "name is blank")
+        require(bool(name.strip()), INSTITUTION_NAME_REQUIRED, "name", "name is blank",
+                zh="名称为空白")
         _check_size(kind, size)
         require(
             is_province_code(region),
             REGION_IS_PROVINCE,
             "region",
             f"{region!r} is not a province code",
+            zh=f"{region!r} 不是省级代码",
         )
         if city is not None:
             require(
@@ -171,6 +173,7 @@ class Institution(Aggregate):
                 CITY_WITHIN_REGION,
                 "city",
                 f"{city!r} is not a code inside province {region}",
+                zh=f"{city!r} 不是省份 {region} 内的代码",
             )
         _check_rule_pack(rule_pack, region)
         return cls(
@@ -188,7 +191,8 @@ class Institution(Aggregate):
     # --- commands -----------------------------------------------------------
 
     def rename(self, name: str) -> None:
-        require(bool(name.strip()), INSTITUTION_NAME_REQUIRED, "name", "name is blank")
+        require(bool(name.strip()), INSTITUTION_NAME_REQUIRED, "name", "name is blank",
+                zh="名称为空白")
         self._renamed(name=name.strip())
 
     def change_rule_pack(self, rule_pack: RulePackId, effective_from: date) -> None:
@@ -199,6 +203,7 @@ class Institution(Aggregate):
             RULE_PACK_CHANGES_IN_DATE_ORDER,
             "effective_from",
             f"{effective_from} is not after {last}",
+            zh=f"{effective_from} 不晚于 {last}",
         )
         self._rule_pack_changed(rule_pack=rule_pack, effective_from=effective_from)
 
@@ -242,11 +247,13 @@ class Institution(Aggregate):
 def _check_size(kind: InstitutionKind, size: EnterpriseSize | None) -> None:
     if kind == InstitutionKind.enterprise:
         require(
-            size is not None, ENTERPRISE_SIZE_MATCHES_KIND, "size", "an enterprise states its size"
+            size is not None, ENTERPRISE_SIZE_MATCHES_KIND, "size", "an enterprise states its size",
+            zh="企业须载明规模"
         )
     else:
         require(
-            size is None, ENTERPRISE_SIZE_MATCHES_KIND, "size", f"a {kind} has no enterprise size"
+            size is None, ENTERPRISE_SIZE_MATCHES_KIND, "size", f"a {kind} has no enterprise size",
+            zh=f"{kind} 没有企业规模"
         )
 
 
@@ -257,4 +264,5 @@ def _check_rule_pack(rule_pack: RulePackId, region: str) -> None:
         RULE_PACK_MATCHES_REGION,
         "rule_pack",
         f"the {rule_pack} pack binds institutions of {province}, not of {region}",
+        zh=f"{rule_pack} 规则包适用于 {province} 的机构，不适用于 {region}",
     )

@@ -216,6 +216,7 @@ def check_payment_terms(terms: PaymentTerms, field: str = "payment_terms") -> No
         PAYMENT_AMOUNT_POSITIVE,
         f"{field}.fixed_price_fen",
         f"{terms.fixed_price_fen} is negative",
+        zh=f"{terms.fixed_price_fen} 为负数",
     )
     for i, inst in enumerate(terms.installments):
         _check_installment(inst, terms.payments_start_on, f"{field}.installments[{i}]")
@@ -225,6 +226,7 @@ def check_payment_terms(terms: PaymentTerms, field: str = "payment_terms") -> No
         INSTALLMENTS_SUM_TO_FIXED_PRICE,
         f"{field}.installments",
         f"installments sum to {total} fen, the fixed price is {terms.fixed_price_fen} fen",
+        zh=f"分期款合计 {total} 分，固定价款为 {terms.fixed_price_fen} 分",
     )
     if terms.entry_fee is not None:
         _check_installment(terms.entry_fee, terms.payments_start_on, f"{field}.entry_fee")
@@ -236,6 +238,7 @@ def check_payment_terms(terms: PaymentTerms, field: str = "payment_terms") -> No
             MILESTONE_NAMES_UNIQUE,
             f"{path}.name",
             f"milestone name {m.name!r} is blank or repeated",
+            zh=f"里程碑名称 {m.name!r} 为空白或重复",
         )
         names.add(m.name)
         require(
@@ -243,9 +246,11 @@ def check_payment_terms(terms: PaymentTerms, field: str = "payment_terms") -> No
             PAYMENT_AMOUNT_POSITIVE,
             f"{path}.amount_fen",
             f"{m.amount_fen} is not positive",
+            zh=f"{m.amount_fen} 不是正数",
         )
         require(
-            m.days_to_pay >= 0, INSTALLMENT_DUE_DATE_ONE_WAY, f"{path}.days_to_pay", "negative days"
+            m.days_to_pay >= 0, INSTALLMENT_DUE_DATE_ONE_WAY, f"{path}.days_to_pay", "negative days",
+            zh="天数为负数"
         )
     if terms.royalty is not None:
         check_royalty_terms(terms.royalty, f"{field}.royalty")
@@ -257,12 +262,14 @@ def _check_installment(inst: Installment, start_on: date | None, path: str) -> N
         PAYMENT_AMOUNT_POSITIVE,
         f"{path}.amount_fen",
         f"{inst.amount_fen} is not positive",
+        zh=f"{inst.amount_fen} 不是正数",
     )
     require(
         inst.days_after_start >= 0 and (inst.due_on is None or inst.days_after_start == 0),
         INSTALLMENT_DUE_DATE_ONE_WAY,
         f"{path}.days_after_start",
         "give a due date or a non-negative number of days after the start, not both",
+        zh="到期日与起付后天数（不得为负）须二选一，不得两者兼有",
     )
     if inst.due_on is not None and start_on is not None:
         require(
@@ -270,6 +277,7 @@ def _check_installment(inst: Installment, start_on: date | None, path: str) -> N
             DUE_DATE_BEFORE_PAYMENT_START,
             f"{path}.due_on",
             f"{inst.due_on} is before payments start on {start_on}",
+            zh=f"{inst.due_on} 早于起付日 {start_on}",
         )
 
 
@@ -279,12 +287,14 @@ def check_royalty_terms(royalty: RoyaltyTerms, field: str) -> None:
         PAYMENT_AMOUNT_POSITIVE,
         f"{field}.minimum_annual_fen",
         f"{royalty.minimum_annual_fen} is negative",
+        zh=f"{royalty.minimum_annual_fen} 为负数",
     )
     require(
         royalty.days_to_pay >= 0,
         INSTALLMENT_DUE_DATE_ONE_WAY,
         f"{field}.days_to_pay",
         "negative days",
+        zh="天数为负数",
     )
     first = {RateTiering.fixed: 0, RateTiering.contract_year: 1, RateTiering.base_amount: 0}[
         royalty.tiering
@@ -297,6 +307,7 @@ def check_royalty_terms(royalty: RoyaltyTerms, field: str) -> None:
         ROYALTY_TIERS_ASCENDING,
         f"{field}.tiers",
         f"{royalty.tiering} tiering starts with one tier at {first}",
+        zh=f"{royalty.tiering} 提成须从起点为 {first} 的一档开始",
     )
     for i, tier in enumerate(tiers):
         require(
@@ -304,6 +315,7 @@ def check_royalty_terms(royalty: RoyaltyTerms, field: str) -> None:
             ROYALTY_RATE_IN_RANGE,
             f"{field}.tiers[{i}].rate",
             f"{tier.rate} is not between 0 and 1",
+            zh=f"{tier.rate} 不在 0 至 1 之间",
         )
         if i:
             require(
@@ -311,6 +323,7 @@ def check_royalty_terms(royalty: RoyaltyTerms, field: str) -> None:
                 ROYALTY_TIERS_ASCENDING,
                 f"{field}.tiers[{i}].threshold",
                 f"{tier.threshold} does not rise above {tiers[i - 1].threshold}",
+                zh=f"{tier.threshold} 不高于 {tiers[i - 1].threshold}",
             )
 
 
@@ -347,16 +360,20 @@ def check_report_period(
     field: str = "period_start",
 ) -> None:
     """A period inside [earliest, latest] that overlaps none of ``earlier``."""
-    require(start <= end, REPORT_PERIOD_VALID, field, f"period starts {start}, after its end {end}")
-    require(start >= earliest, REPORT_PERIOD_VALID, field, f"{start} is before {earliest}")
+    require(start <= end, REPORT_PERIOD_VALID, field, f"period starts {start}, after its end {end}",
+            zh=f"期间开始于 {start}，晚于其结束 {end}")
+    require(start >= earliest, REPORT_PERIOD_VALID, field, f"{start} is before {earliest}",
+            zh=f"{start} 早于 {earliest}")
     if latest is not None:
-        require(end <= latest, REPORT_PERIOD_VALID, "period_end", f"{end} is after {latest}")
+        require(end <= latest, REPORT_PERIOD_VALID, "period_end", f"{end} is after {latest}",
+                zh=f"{end} 晚于 {latest}")
     for s, e in earlier:
         require(
             end < s or start > e,
             REPORT_PERIOD_VALID,
             field,
             f"{start}..{end} overlaps the reported period {s}..{e}",
+            zh=f"{start}..{end} 与已报告的期间 {s}..{e} 重叠",
         )
 
 

@@ -83,30 +83,34 @@ def open_notice(notices: Sequence[PublicNotice]) -> PublicNotice | None:
 
 
 def check_publish(notices: Sequence[PublicNotice]) -> None:
-    require(open_notice(notices) is None, NOTICE_ONE_AT_A_TIME, "starts_on", "a notice is open")
+    require(open_notice(notices) is None, NOTICE_ONE_AT_A_TIME, "starts_on", "a notice is open",
+            zh="已有进行中的公示")
 
 
 def check_objection(notices: Sequence[PublicNotice], raised_on: date) -> None:
     notice = open_notice(notices)
-    require(notice is not None, NOTICE_OPEN, "raised_on", "no notice is open")
+    require(notice is not None, NOTICE_OPEN, "raised_on", "no notice is open",
+            zh="没有进行中的公示")
     assert notice is not None
     require(
         notice.starts_on <= raised_on <= notice.ends_on,
         NOTICE_OBJECTION_WITHIN_PERIOD,
         "raised_on",
         f"{raised_on} is outside {notice.starts_on}..{notice.ends_on}",
+        zh=f"{raised_on} 不在公示期 {notice.starts_on}..{notice.ends_on} 内",
     )
 
 
 def check_conclusion(notices: Sequence[PublicNotice], outcome: NoticeOutcome, on: date) -> None:
     notice = open_notice(notices)
-    require(notice is not None, NOTICE_OPEN, "on", "no notice is open")
+    require(notice is not None, NOTICE_OPEN, "on", "no notice is open", zh="没有进行中的公示")
     assert notice is not None
     require(
         on >= notice.ends_on,
         NOTICE_CONCLUDED_AFTER_PERIOD,
         "on",
         f"{on} is before the notice ends on {notice.ends_on}",
+        zh=f"{on} 早于公示结束日 {notice.ends_on}",
     )
     objected = bool(notice.objections)
     require(
@@ -114,6 +118,7 @@ def check_conclusion(notices: Sequence[PublicNotice], outcome: NoticeOutcome, on
         NOTICE_OUTCOME_MATCHES_OBJECTIONS,
         "outcome",
         f"{outcome} after {len(notice.objections)} objections",
+        zh=f"记录了 {len(notice.objections)} 项异议，结果为 {outcome}",
     )
 
 
@@ -135,4 +140,5 @@ def check_agreed_price(
         AGREED_PRICE_NOTICE_REQUIRED,
         field,
         f"no completed public notice without an upheld objection by {on}",
+        zh=f"截至 {on} 没有已完成且无成立异议的公示",
     )

@@ -225,7 +225,8 @@ class RulePackRegistry:
     def in_force(self, pack_id: RulePackId | str, on: date) -> RulePackVersion:
         """The version of ``pack_id`` in force on ``on`` (rule ``rule_pack_in_force``)."""
         versions = self.versions(pack_id)
-        require(bool(versions), RULE_PACK_IN_FORCE, "pack_id", f"no rule pack {pack_id!r}")
+        require(bool(versions), RULE_PACK_IN_FORCE, "pack_id", f"no rule pack {pack_id!r}",
+                zh=f"没有规则包 {pack_id!r}")
         for i, v in enumerate(versions):
             nxt = versions[i + 1].effective_from if i + 1 < len(versions) else None
             if v.in_force_on(on) and (nxt is None or on < nxt):
@@ -235,6 +236,7 @@ class RulePackRegistry:
             "on",
             f"no version of the {pack_id} pack is in force on {on} "
             f"(versions: {', '.join(f'{v.version} from {v.effective_from}' for v in versions)})",
+            detail_zh=f"{on} 没有有效的 {pack_id} 规则包版本（版本：{'，'.join(f'{v.version} 自 {v.effective_from} 起' for v in versions)}）",
         )
 
     def get(self, pack_id: RulePackId | str, version: str) -> RulePackVersion:
@@ -242,7 +244,8 @@ class RulePackRegistry:
             if v.version == version:
                 return v
         raise DomainError(
-            RULE_PACK_IN_FORCE, "version", f"no version {version!r} of the {pack_id} pack"
+            RULE_PACK_IN_FORCE, "version", f"no version {version!r} of the {pack_id} pack",
+            detail_zh=f"{pack_id} 规则包没有版本 {version!r}"
         )
 
 
@@ -253,6 +256,7 @@ def _check_order(pack_id: str, versions: Sequence[RulePackVersion]) -> None:
             RULE_PACK_VERSIONS_DO_NOT_OVERLAP,
             f"{pack_id}.effective_from",
             f"versions {before.version!r} and {after.version!r} start on the same day",
+            zh=f"版本 {before.version!r} 与 {after.version!r} 在同一天开始",
         )
         require(
             before.effective_to is None or before.effective_to < after.effective_from,
@@ -260,6 +264,7 @@ def _check_order(pack_id: str, versions: Sequence[RulePackVersion]) -> None:
             f"{pack_id}.effective_to",
             f"version {before.version!r} runs to {before.effective_to}, after "
             f"{after.version!r} starts on {after.effective_from}",
+            zh=f"版本 {before.version!r} 持续到 {before.effective_to}，晚于 {after.version!r} 的开始日 {after.effective_from}",
         )
 
 
@@ -273,9 +278,9 @@ def load_packs(data: Mapping[str, Any], base: RulePackRegistry | None = None) ->
     ``rule_pack_versions_do_not_overlap``) whose field is the path into the
     data, e.g. ``packs[2].transfer_floor_percent``.
     """
-    _expect(data.get("format") == 1, "format", "format must be 1")
+    _expect(data.get("format") == 1, "format", "format must be 1", "format 须为 1")
     packs = data.get("packs")
-    _expect(isinstance(packs, list), "packs", "packs must be a list")
+    _expect(isinstance(packs, list), "packs", "packs must be a list", "packs 须为列表")
     assert isinstance(packs, list)
     parsed = [_parse_version(p, f"packs[{i}]") for i, p in enumerate(packs)]
     existing = base.all() if base is not None else ()
@@ -283,20 +288,22 @@ def load_packs(data: Mapping[str, Any], base: RulePackRegistry | None = None) ->
     for i, v in enumerate((*existing, *parsed)):
         key = (v.pack_id, v.version)
         field = f"packs[{i - len(existing)}].version" if i >= len(existing) else "base"
-        _expect(key not in seen, field, f"pack {v.pack_id!r} version {v.version!r} twice")
+        _expect(key not in seen, field, f"pack {v.pack_id!r} version {v.version!r} twice",
+                f"规则包 {v.pack_id!r} 的版本 {v.version!r} 出现两次")
         seen.add(key)
     return RulePackRegistry((*existing, *parsed))
 
 
-def _expect(condition: bool, field: str, detail: str) -> None:
-    require(condition, RULE_PACK_DATA_VALID, field, detail)
+def _expect(condition: bool, field: str, detail: str, zh: str) -> None:
+    require(condition, RULE_PACK_DATA_VALID, field, detail, zh=zh)
 
 
 def _text(raw: Mapping[str, Any], key: str, path: str, *, optional: bool = False) -> str:
     value = raw.get(key)
     if optional and value is None:
         return ""
-    _expect(isinstance(value, str) and bool(value.strip()), f"{path}.{key}", "a non-blank string")
+    _expect(isinstance(value, str) and bool(value.strip()), f"{path}.{key}", "a non-blank string",
+            "须为非空白的字符串")
     assert isinstance(value, str)
     return value.strip()
 
@@ -309,12 +316,13 @@ def _date(raw: Mapping[str, Any], key: str, path: str) -> date:
     value = raw.get(key)
     if isinstance(value, date):
         return value
-    _expect(isinstance(value, str), f"{path}.{key}", "an ISO date string")
+    _expect(isinstance(value, str), f"{path}.{key}", "an ISO date string", "须为 ISO 日期字符串")
     try:
         return date.fromisoformat(str(value))
     except ValueError:
         raise DomainError(
-            RULE_PACK_DATA_VALID, f"{path}.{key}", f"{value!r} is no ISO date"
+            RULE_PACK_DATA_VALID, f"{path}.{key}", f"{value!r} is no ISO date",
+            detail_zh=f"{value!r} 不是 ISO 日期"
         ) from None
 
 
@@ -324,16 +332,19 @@ def _percent(raw: Mapping[str, Any], key: str, path: str) -> Decimal:
         not isinstance(value, float | bool) and isinstance(value, str | int | Decimal),
         f"{path}.{key}",
         f"{value!r}: a percentage is a decimal string or an integer, never a float",
+        f"{value!r}：百分比须为小数字符串或整数，不得为浮点数",
     )
     assert isinstance(value, str | int | Decimal)
     try:
         percent = Decimal(value)
     except InvalidOperation:
         raise DomainError(
-            RULE_PACK_DATA_VALID, f"{path}.{key}", f"{value!r} is no decimal"
+            RULE_PACK_DATA_VALID, f"{path}.{key}", f"{value!r} is no decimal",
+            detail_zh=f"{value!r} 不是小数"
         ) from None
     _expect(
-        percent.is_finite() and 0 <= percent <= 100, f"{path}.{key}", f"{value} is not in 0..100"
+        percent.is_finite() and 0 <= percent <= 100, f"{path}.{key}", f"{value} is not in 0..100",
+        f"{value} 不在 0..100 之内"
     )
     return percent
 
@@ -344,6 +355,7 @@ def _int(raw: Mapping[str, Any], key: str, path: str, low: int) -> int:
         isinstance(value, int) and not isinstance(value, bool) and value >= low,
         f"{path}.{key}",
         f"{value!r} is not an integer >= {low}",
+        f"{value!r} 不是 >= {low} 的整数",
     )
     assert isinstance(value, int)
     return value
@@ -351,24 +363,26 @@ def _int(raw: Mapping[str, Any], key: str, path: str, low: int) -> int:
 
 def _mapping(raw: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
     value = raw.get(key)
-    _expect(isinstance(value, Mapping), f"{path}.{key}", "an object")
+    _expect(isinstance(value, Mapping), f"{path}.{key}", "an object", "须为对象")
     assert isinstance(value, Mapping)
     return value
 
 
 def _category(value: object, path: str) -> DeductionCategory:
-    _expect(value in DeductionCategory.__members__, path, f"{value!r} is no deduction category")
+    _expect(value in DeductionCategory.__members__, path, f"{value!r} is no deduction category",
+            f"{value!r} 不是扣除类别")
     return DeductionCategory(str(value))
 
 
 def _parse_version(raw: object, path: str) -> RulePackVersion:
-    _expect(isinstance(raw, Mapping), path, "a pack version is an object")
+    _expect(isinstance(raw, Mapping), path, "a pack version is an object", "规则包版本须为对象")
     assert isinstance(raw, Mapping)
     pack_id = _text(raw, "pack_id", path)
     _expect(
         pack_id.replace("_", "").isalnum() and pack_id == pack_id.lower(),
         f"{path}.pack_id",
         f"{pack_id!r} is not a snake-case code",
+        f"{pack_id!r} 不是小写下划线形式的代码",
     )
     effective_from = _date(raw, "effective_from", path)
     effective_to = _date(raw, "effective_to", path) if raw.get("effective_to") is not None else None
@@ -376,54 +390,62 @@ def _parse_version(raw: object, path: str) -> RulePackVersion:
         effective_to is None or effective_to >= effective_from,
         f"{path}.effective_to",
         f"{effective_to} is before {effective_from}",
+        f"{effective_to} 早于 {effective_from}",
     )
     region = raw.get("region")
     _expect(
         region is None or (isinstance(region, str) and len(region) == 6 and region.isdigit()),
         f"{path}.region",
         f"{region!r} is not a six-digit GB/T 2260 code",
+        f"{region!r} 不是六位 GB/T 2260 代码",
     )
 
     si_path = f"{path}.self_implementation"
     si = _mapping(raw, "self_implementation", path)
     min_years = _int(si, "min_years", si_path, 1)
     max_years = _int(si, "max_years", si_path, 1)
-    _expect(max_years >= min_years, f"{si_path}.max_years", f"{max_years} < {min_years}")
+    _expect(max_years >= min_years, f"{si_path}.max_years", f"{max_years} < {min_years}",
+            f"最多年数 {max_years} 小于最少年数 {min_years}")
     counted_from = si.get("counted_from")
     _expect(
         counted_from in SelfImplementationStart.__members__,
         f"{si_path}.counted_from",
         f"{counted_from!r} is neither production_start nor first_profitable_year",
+        f"{counted_from!r} 既不是 production_start（投产）也不是 first_profitable_year（首个盈利年度）",
     )
 
     ni_path = f"{path}.net_income"
     ni = _mapping(raw, "net_income", path)
     counted_raw = ni.get("counted")
-    _expect(isinstance(counted_raw, list), f"{ni_path}.counted", "a list of categories")
+    _expect(isinstance(counted_raw, list), f"{ni_path}.counted", "a list of categories",
+            "须为类别列表")
     assert isinstance(counted_raw, list)
     counted = tuple(_category(c, f"{ni_path}.counted[{i}]") for i, c in enumerate(counted_raw))
-    _expect(len(set(counted)) == len(counted), f"{ni_path}.counted", "a category twice")
+    _expect(len(set(counted)) == len(counted), f"{ni_path}.counted", "a category twice",
+            "同一类别出现两次")
     excluded_raw = ni.get("excluded", [])
-    _expect(isinstance(excluded_raw, list), f"{ni_path}.excluded", "a list")
+    _expect(isinstance(excluded_raw, list), f"{ni_path}.excluded", "a list", "须为列表")
     excluded: list[ExcludedDeduction] = []
     for i, e in enumerate(excluded_raw):
         e_path = f"{ni_path}.excluded[{i}]"
-        _expect(isinstance(e, Mapping), e_path, "an object")
+        _expect(isinstance(e, Mapping), e_path, "an object", "须为对象")
         assert isinstance(e, Mapping)
         category = _category(e.get("category"), f"{e_path}.category")
-        _expect(category not in counted, f"{e_path}.category", f"{category} is also counted")
+        _expect(category not in counted, f"{e_path}.category", f"{category} is also counted",
+                f"{category} 同时被计入")
         excluded.append(
             ExcludedDeduction(
                 category, _text(e, "reason_zh", e_path), _text(e, "reason_en", e_path)
             )
         )
     defined = ni.get("defined_by_source")
-    _expect(isinstance(defined, bool), f"{ni_path}.defined_by_source", "true or false")
+    _expect(isinstance(defined, bool), f"{ni_path}.defined_by_source", "true or false",
+            "须为 true 或 false")
 
     n_path = f"{path}.notice"
     notice = _mapping(raw, "notice", path)
     required = notice.get("required")
-    _expect(isinstance(required, bool), f"{n_path}.required", "true or false")
+    _expect(isinstance(required, bool), f"{n_path}.required", "true or false", "须为 true 或 false")
     min_days = _int(notice, "min_days", n_path, 1 if required else 0)
 
     tto = raw.get("tto_award_percent")

@@ -176,6 +176,7 @@ class SelfImplementation(Aggregate):
             SELF_IMPLEMENTATION_PARTNER_DISTINCT,
             "partner_id",
             "the partner is the institution itself",
+            zh="合作方是机构本身",
         )
         return cls(
             id=id or uuid4(),
@@ -243,6 +244,7 @@ class SelfImplementation(Aggregate):
             PROFIT_REPORTED_ONCE_PER_YEAR,
             "year",
             f"{year} is already reported: correct it",
+            zh=f"{year} 年已报告：请更正",
         )
         self._check_year(year, reported_on)
         self._profit_reported(report=ProfitReport(year, profit_fen, reported_on))
@@ -253,19 +255,23 @@ class SelfImplementation(Aggregate):
             PROFIT_REPORTED_ONCE_PER_YEAR,
             "year",
             f"{year} has no report to correct",
+            zh=f"{year} 年没有可更正的报告",
         )
-        require(bool(reason.strip()), PROFIT_REPORTED_ONCE_PER_YEAR, "reason", "reason is blank")
+        require(bool(reason.strip()), PROFIT_REPORTED_ONCE_PER_YEAR, "reason", "reason is blank",
+                zh="理由为空白")
         self._check_year(year, corrected_on)
         self._profit_corrected(report=ProfitReport(year, profit_fen, corrected_on, reason))
 
     def allocate_award(self, award: SelfImplementationAward) -> None:
         """Record the award for one year's operating profit (Law Art. 45 (3)), once per year."""
         require(award.year in self.profit_by_year, SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR, "year",
-                f"{award.year} has no profit report")
+                f"{award.year} has no profit report", zh=f"{award.year} 年没有利润报告")
         require(all(a.year != award.year for a in self.awards), SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR,
-                "year", f"the award for {award.year} is already allocated")
+                "year", f"the award for {award.year} is already allocated",
+                zh=f"{award.year} 年的奖励已分配")
         require(sum(fen for _, fen in award.lines) == award.award_fen, SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR,
-                "lines", "the inventors' lines do not add up to the award")
+                "lines", "the inventors' lines do not add up to the award",
+                zh="各完成人行合计不等于奖励")
         self._award_allocated(award=award)
 
     def pay_award(self, year: int, inventor: str, amount_fen: int, paid_on: date, payment_id: str) -> None:
@@ -273,22 +279,26 @@ class SelfImplementation(Aggregate):
         used = {p.payment_id for p in getattr(self, "award_payments", ())}
         require(bool(payment_id.strip()) and payment_id not in used,
                 SELF_IMPLEMENTATION_AWARD_PAYMENT_ID_UNIQUE, "payment_id",
-                f"{payment_id!r} is blank or already used")
+                f"{payment_id!r} is blank or already used", zh=f"{payment_id!r} 为空白或已使用")
         award = self.award_for(year)
         require(award is not None, SELF_IMPLEMENTATION_AWARD_PAYMENT_KNOWN, "year",
-                f"no award is allocated for {year}")
+                f"no award is allocated for {year}", zh=f"{year} 年没有已分配的奖励")
         assert award is not None
         line = award.line_fen(inventor)
         require(line is not None, SELF_IMPLEMENTATION_AWARD_PAYMENT_KNOWN, "inventor",
-                f"{inventor!r} has no line in the award for {year}")
+                f"{inventor!r} has no line in the award for {year}",
+                zh=f"{inventor!r} 在 {year} 年的奖励中没有行")
         require(isinstance(amount_fen, int) and not isinstance(amount_fen, bool) and amount_fen > 0,
                 SELF_IMPLEMENTATION_AWARD_PAYMENT_KNOWN, "amount_fen",
-                f"{amount_fen!r} is not a positive number of fen")
+                f"{amount_fen!r} is not a positive number of fen",
+                zh=f"{amount_fen!r} 不是正的金额（分）")
         unpaid = self.unpaid_fen(year, inventor)
         require(amount_fen <= unpaid, SELF_IMPLEMENTATION_AWARD_PAYMENT_WITHIN_UNPAID, "amount_fen",
-                f"{amount_fen} fen exceeds the {unpaid} fen allocated to {inventor} for {year} and not yet paid")
+                f"{amount_fen} fen exceeds the {unpaid} fen allocated to {inventor} for {year} and not yet paid",
+                zh=f"{amount_fen} 分超过 {year} 年分配给 {inventor} 而尚未支付的 {unpaid} 分")
         require(paid_on >= award.allocated_on, SELF_IMPLEMENTATION_AWARD_PAYMENT_KNOWN, "paid_on",
-                f"{paid_on} is before the award was allocated on {award.allocated_on}")
+                f"{paid_on} is before the award was allocated on {award.allocated_on}",
+                zh=f"{paid_on} 早于奖励的分配日 {award.allocated_on}")
         self._award_paid(payment=SelfImplementationAwardPayment(
             payment_id, year, inventor, amount_fen, paid_on, paid_on <= award.deadline_on))
 
@@ -298,6 +308,7 @@ class SelfImplementation(Aggregate):
             SELF_IMPLEMENTATION_ACTIVE,
             "on",
             "already stopped, dated before the start, or no reason",
+            zh="已停止、日期早于开始，或未说明理由",
         )
         self._stopped(stopped_on=on, reason=reason)
 
@@ -308,6 +319,7 @@ class SelfImplementation(Aggregate):
             PROFIT_YEAR_IN_RANGE,
             "year",
             f"{year} is outside {self.started_on.year}..{min(last, reported_on.year)}",
+            zh=f"{year} 不在 {self.started_on.year}..{min(last, reported_on.year)} 之内",
         )
 
     # --- events ----------------------------------------------------------------------

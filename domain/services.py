@@ -132,12 +132,14 @@ def open_equity_holding(
         EQUITY_HOLDING_MATCHES_CONTRACT,
         "contract_id",
         f"a {contract.status} {contract.kind} contract creates no holding",
+        zh=f"{contract.status} 状态的 {contract.kind} 合同不产生持股",
     )
     require(
         institution_id in contract.terms.seller_ids,
         EQUITY_HOLDING_MATCHES_CONTRACT,
         "institution_id",
         "the holder is not a seller of the contract",
+        zh="持股方不是该合同的卖方",
     )
     return EquityHolding.record_contribution(
         contract_id=contract.id,
@@ -166,6 +168,7 @@ def start_self_implementation(
         SELF_IMPLEMENTER_OWNS_ACHIEVEMENT,
         "institution_id",
         f"{institution_id} does not own achievement {achievement.id}",
+        zh=f"{institution_id} 不是成果 {achievement.id} 的权利人",
     )
     return SelfImplementation.start(
         institution_id=institution_id,
@@ -189,6 +192,7 @@ def _covered(
             ACHIEVEMENTS_PROVIDED,
             f"achievement_ids[{i}]",
             f"achievement {achievement_id} was not provided",
+            zh=f"未提供成果 {achievement_id}",
         )
         found.append(achievements[achievement_id])
     return found
@@ -235,6 +239,7 @@ def _end(
         END_CANCELS_WHAT_IS_NOT_DUE,
         "kept",
         f"a {end} keeps no items: only a termination or an expiry names amounts still owed",
+        zh=f"{end} 不保留款项：只有解除或到期才载明仍欠的金额",
     )
     if end == ContractEnd.complete:
         contract.complete(on)

@@ -285,7 +285,8 @@ class Settlement:
     # --- checks and plans (no mutation) -----------------------------------------
 
     def state(self, item_id: str, field_path: str) -> DueState:
-        require(item_id in self.items, DUE_ITEM_KNOWN, field_path, f"no due item {item_id!r}")
+        require(item_id in self.items, DUE_ITEM_KNOWN, field_path, f"no due item {item_id!r}",
+                zh=f"没有到期款项 {item_id!r}")
         return self.items[item_id]
 
     def check_new_reference(self, reference: str, field_path: str) -> None:
@@ -294,6 +295,7 @@ class Settlement:
             PAYMENT_ID_UNIQUE,
             field_path,
             f"reference {reference!r} is blank or already used",
+            zh=f"编号 {reference!r} 为空白或已使用",
         )
 
     def plan(
@@ -308,6 +310,7 @@ class Settlement:
                 DUE_ITEM_OUTSTANDING,
                 field_path,
                 f"{due_item_id!r} is settled",
+                zh=f"{due_item_id!r} 已结清",
             )
             self.check_arisen(state, on, field_path)
             targets = [state]
@@ -321,6 +324,7 @@ class Settlement:
             SETTLES_WHAT_HAD_ARISEN,
             field_path,
             f"{state.item.item_id!r} arose on {state.arose_on}, after {on}",
+            zh=f"{state.item.item_id!r} 于 {state.arose_on} 形成，晚于 {on}",
         )
 
     def plan_end(self, on: date) -> list[Cancellation]:
@@ -344,18 +348,21 @@ class Settlement:
                 END_CANCELS_WHAT_IS_NOT_DUE,
                 f"{path}.name",
                 f"{k.name!r} is blank or already names a due item",
+                zh=f"{k.name!r} 为空白或已是某一到期款项的名称",
             )
             require(
                 k.amount_fen > 0,
                 END_CANCELS_WHAT_IS_NOT_DUE,
                 f"{path}.amount_fen",
                 f"{k.amount_fen} is not positive",
+                zh=f"{k.amount_fen} 不是正数",
             )
             require(
                 k.due_on >= on,
                 END_CANCELS_WHAT_IS_NOT_DUE,
                 f"{path}.due_on",
                 f"{k.due_on} is before the end on {on}",
+                zh=f"{k.due_on} 早于终止日 {on}",
             )
             names.add(name)
             items.append(
@@ -409,12 +416,14 @@ def view(state: DueState) -> OpenItem:
 
 
 def check_approval(approver: str, reason: str) -> None:
-    require(bool(approver.strip()), APPROVAL_RECORDED, "approver", "approver is blank")
-    require(bool(reason.strip()), APPROVAL_RECORDED, "reason", "reason is blank")
+    require(bool(approver.strip()), APPROVAL_RECORDED, "approver", "approver is blank",
+            zh="审批人为空白")
+    require(bool(reason.strip()), APPROVAL_RECORDED, "reason", "reason is blank", zh="理由为空白")
 
 
 def check_positive(amount_fen: int, field_path: str = "amount_fen") -> None:
-    require(amount_fen > 0, PAYMENT_RECEIVED_POSITIVE, field_path, f"{amount_fen} is not positive")
+    require(amount_fen > 0, PAYMENT_RECEIVED_POSITIVE, field_path, f"{amount_fen} is not positive",
+            zh=f"{amount_fen} 不是正数")
 
 
 # --- due items from the terms ---------------------------------------------------------

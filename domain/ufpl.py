@@ -115,7 +115,8 @@ class RevenueReport:
 
 def check_ufpl_terms(terms: UfplTerms, term_start: date | None, field: str = "ufpl") -> None:
     require(
-        bool(terms.trial_scope.strip()), UFPL_TRIAL_TERMS_COMPLETE, f"{field}.trial_scope", "blank"
+        bool(terms.trial_scope.strip()), UFPL_TRIAL_TERMS_COMPLETE, f"{field}.trial_scope", "blank",
+        zh="试用范围为空白"
     )
     if term_start is not None:
         require(
@@ -123,9 +124,11 @@ def check_ufpl_terms(terms: UfplTerms, term_start: date | None, field: str = "uf
             UFPL_TRIAL_TERMS_COMPLETE,
             f"{field}.trial_end_on",
             f"{terms.trial_end_on} is not after the licence term start {term_start}",
+            zh=f"{terms.trial_end_on} 不晚于许可期限的开始 {term_start}",
         )
     require(
-        bool(terms.triggers), UFPL_TRIAL_TERMS_COMPLETE, f"{field}.triggers", "no trigger agreed"
+        bool(terms.triggers), UFPL_TRIAL_TERMS_COMPLETE, f"{field}.triggers", "no trigger agreed",
+        zh="未约定触发条件"
     )
     first_revenue = 0
     for i, t in enumerate(terms.triggers):
@@ -137,7 +140,8 @@ def check_ufpl_terms(terms: UfplTerms, term_start: date | None, field: str = "uf
         else:
             first_revenue += 1
             ok = t.on is None and t.milestone is None and first_revenue == 1
-        require(ok, UFPL_TRIAL_TERMS_COMPLETE, path, f"malformed {t.kind} trigger")
+        require(ok, UFPL_TRIAL_TERMS_COMPLETE, path, f"malformed {t.kind} trigger",
+                zh=f"{t.kind} 触发条件不完整")
 
 
 def check_no_fixed_payment_in_trial(
@@ -153,6 +157,7 @@ def check_no_fixed_payment_in_trial(
             UFPL_NO_PAYMENT_DURING_TRIAL,
             f"{path}.due_on",
             f"{inst.due_on} falls in the trial, which ends {trial_ends}",
+            zh=f"{inst.due_on} 在试用期内，试用期于 {trial_ends} 结束",
         )
 
 

@@ -311,8 +311,7 @@ def _groups(planned: Sequence[_Planned]) -> list[list[_Planned]]:
 
 def _issue_of(row: int, step: Step, exc: BaseException) -> RowIssue:
     if isinstance(exc, DomainError):
-        detail = exc.detail
-        return RowIssue(row, column_of(step, exc.field), exc.rule.name, detail, detail)
+        return RowIssue(row, column_of(step, exc.field), exc.rule.name, exc.detail_zh or exc.detail, exc.detail)
     if isinstance(exc, AggregateNotFound):
         return RowIssue(row, step.column, REFERENCED_RECORD_EXISTS.name, f"没有这条记录：{exc}",
                         f"no such record: {exc}")

@@ -65,6 +65,7 @@ class JournalEntry:
             raise DomainError(
                 ENTRY_BALANCED, "postings",
                 f"{self.kind}: postings sum to {sum(p.amount_fen for p in self.postings)} fen",
+                detail_zh=f"{self.kind}：分录合计为 {sum(p.amount_fen for p in self.postings)} 分",
             )
         if any(p.account.split(":", 1)[0] not in ACCOUNTS for p in self.postings):
             raise ValueError(f"unknown account in {[p.account for p in self.postings]}")

@@ -242,18 +242,18 @@ class _PageVersions:
     moves on, the rows the last event touched are closed at that event's position.
     """
 
-    __slots__ = ("position", "tables")
+    __slots__ = ("position", "tables", "touched")
 
     def __init__(self) -> None:
         self.position: int | None = None
         self.tables: list[Rows] = []
+        self.touched: list[Rows] = []  # the tables the current event touched (most events: none)
 
     def enter(self, position: int) -> None:
-        current = self.position
-        if current is not None and current != position:
-            for table in self.tables:
-                if table.pending:
-                    table.close_event(current)
+        if self.touched and self.position != position:
+            for table in self.touched:
+                table.close_event(self.position)  # type: ignore[arg-type]
+            self.touched.clear()
         self.position = position
 
 
@@ -277,9 +277,13 @@ class _TrackedEvents(Sequence[Any]):
         return self._events[index]
 
     def __iter__(self) -> Iterator[Any]:
-        enter = self._versions.enter
+        versions = self._versions
         for envelope in self._events:
-            enter(envelope.position)
+            # Called for every event of every page: only an event that touched rows costs more.
+            if versions.touched:
+                versions.enter(envelope.entry.position)
+            else:
+                versions.position = envelope.entry.position
             yield envelope
 
 
@@ -342,6 +346,8 @@ class Rows:
         self.rows[key] = row
         self.dirty.add(key)
         if self._versions is not None:
+            if not self.pending:
+                self._versions.touched.append(self)
             self.pending.add(key)
         return row
 
@@ -349,6 +355,8 @@ class Rows:
         key = self.spec.key_of(row)
         self.dirty.add(key)
         if self._versions is not None:
+            if not self.pending:
+                self._versions.touched.append(self)
             self.pending.add(key)
         return row
 

@@ -184,20 +184,22 @@ def _values(name: str, value: Any, type_: str) -> list[Any]:
         try:
             return [v if isinstance(v, UUID) else UUID(str(v)) for v in items]
         except ValueError:
-            raise StatisticsQueryError(name, f"{value!r} is not a UUID (or list of UUIDs)") from None
+            raise StatisticsQueryError(name, f"{value!r} is not a UUID (or list of UUIDs)",
+                                       f"{value!r} 不是 UUID（或 UUID 列表）") from None
     return [_text(name, str(v)) for v in items]
 
 
 def _text(name: str, value: str) -> str:
     """A text value for a bind parameter: PostgreSQL text cannot hold NUL, so it is refused here."""
     if "\x00" in value:
-        raise StatisticsQueryError(name, "contains a NUL character")
+        raise StatisticsQueryError(name, "contains a NUL character", "含有 NUL 字符")
     return value
 
 
 def _period_expr(column: str, period: str) -> str:
     if period not in PERIODS:
-        raise StatisticsQueryError("period", f"{period!r} is not one of {', '.join(PERIODS)}")
+        raise StatisticsQueryError("period", f"{period!r} is not one of {', '.join(PERIODS)}",
+                                   f"{period!r} 不是以下之一：{', '.join(PERIODS)}")
     # ``::timestamp`` first: date_trunc of a date would go through timestamptz and the
     # session's time zone, row by row, for the same answer (measured: a fifth of the scan).
     return f"date_trunc('{period}', {column}::timestamp)::date"
@@ -249,9 +251,10 @@ def _group(
             out.append((name, dims[name].column))
         else:
             known = [*(["period"] if period_column else []), *dims]
-            raise StatisticsQueryError("group_by", f"{name!r} is not one of {', '.join(known)}")
+            raise StatisticsQueryError("group_by", f"{name!r} is not one of {', '.join(known)}",
+                                       f"{name!r} 不是以下之一：{', '.join(known)}")
     if len({n for n, _ in out}) != len(out):
-        raise StatisticsQueryError("group_by", "a dimension is named twice")
+        raise StatisticsQueryError("group_by", "a dimension is named twice", "同一维度出现两次")
     return out
 
 
@@ -269,7 +272,8 @@ def _filters(sql: Sql, dims: Mapping[str, Dim], filters: Mapping[str, Any] | Non
             where.append(f"{dim.column} = ANY({sql.param(_values(name, value, dim.type), dim.type + '[]')})")
         else:
             known = [*dims, *(special or {})]
-            raise StatisticsQueryError(f"filters.{name}", f"not one of {', '.join(known)}")
+            raise StatisticsQueryError(f"filters.{name}", f"not one of {', '.join(known)}",
+                                       f"不是以下之一：{', '.join(known)}")
     return where
 
 
@@ -291,7 +295,8 @@ def _row_keys(record: asyncpg.Record, groups: Sequence[tuple[str, str]], period:
 
 def _date_range(sql: Sql, column: str, date_from: date | None, date_to: date | None) -> list[str]:
     if date_from is not None and date_to is not None and date_from > date_to:
-        raise StatisticsQueryError("date_from", f"{date_from} is after date_to {date_to}")
+        raise StatisticsQueryError("date_from", f"{date_from} is after date_to {date_to}",
+                                   f"{date_from} 晚于 date_to {date_to}")
     where = []
     if date_from is not None:
         where.append(f"{column} >= {sql.param(date_from, 'date')}")
@@ -347,7 +352,8 @@ async def contract_value(
     ``group_by`` and ``yoy``, each row has its year-on-year growth.
     """
     if date_basis not in DATE_BASES:
-        raise StatisticsQueryError("date_basis", f"{date_basis!r} is not one of signed, registered")
+        raise StatisticsQueryError("date_basis", f"{date_basis!r} is not one of signed, registered",
+                                   f"{date_basis!r} 不是以下之一：signed（签订日）、registered（登记日）")
     column = DATE_BASES[date_basis]
     check_known_at(known_at)
     sql = Sql()
@@ -476,7 +482,8 @@ async def transfer_rate(
     try:
         chosen = transfer_rate_formula(formula)
     except KeyError as exc:
-        raise StatisticsQueryError("formula", str(exc.args[0])) from None
+        raise StatisticsQueryError("formula", str(exc.args[0]), f"没有转化率公式 {formula!r}；已知的公式："
+                                   f"{sorted(defs.TRANSFER_RATE_FORMULAS)}") from None
     check_known_at(known_at)
     sql = Sql()
     as_of_param = sql.param(as_of or FOREVER, "date")
@@ -568,12 +575,15 @@ async def ufpl_funnel(
         date_to = as_of
     for name in group_by:
         if name != "period" and name not in UFPL_DIMS:
-            raise StatisticsQueryError("group_by", f"{name!r} is not one of period, {', '.join(UFPL_DIMS)}")
+            raise StatisticsQueryError("group_by", f"{name!r} is not one of period, {', '.join(UFPL_DIMS)}",
+                                       f"{name!r} 不是以下之一：period, {', '.join(UFPL_DIMS)}")
     if period not in PERIODS:
-        raise StatisticsQueryError("period", f"{period!r} is not one of {', '.join(PERIODS)}")
+        raise StatisticsQueryError("period", f"{period!r} is not one of {', '.join(PERIODS)}",
+                                   f"{period!r} 不是以下之一：{', '.join(PERIODS)}")
     for name in filters or {}:
         if name not in UFPL_DIMS:
-            raise StatisticsQueryError(f"filters.{name}", f"not one of {', '.join(UFPL_DIMS)}")
+            raise StatisticsQueryError(f"filters.{name}", f"not one of {', '.join(UFPL_DIMS)}",
+                                       f"不是以下之一：{', '.join(UFPL_DIMS)}")
     check_known_at(known_at)
 
     def stage_query(table: str, date_col: str, extra_where: str, selects: str, source: str,
@@ -677,6 +687,7 @@ def _conversion(row: dict[str, Any]) -> None:
 
 # --- receivables -------------------------------------------------------------------------------
 
+BUCKETS = ("not_due", *(label for label, _, _ in AGEING_BUCKETS))
 RECEIVABLE_GROUPS = {
     "institution": "institution_id",
     "contract": "contract_id",
@@ -709,13 +720,15 @@ async def receivables(
     amount less what happened after the pair (dated after ``as_of`` or recorded
     after ``known_at``), so a recent pair reads few movements.
     """
+    check_known_at(known_at)
     sql = Sql()
     as_of_p = sql.param(as_of, "date")
     known_p = sql.param(known_at, "bigint") if known_at is not None else None
     keys = []
     for name in group_by:
         if name not in RECEIVABLE_GROUPS:
-            raise StatisticsQueryError("group_by", f"{name!r} is not one of {', '.join(RECEIVABLE_GROUPS)}")
+            raise StatisticsQueryError("group_by", f"{name!r} is not one of {', '.join(RECEIVABLE_GROUPS)}",
+                                       f"{name!r} 不是以下之一：{', '.join(RECEIVABLE_GROUPS)}")
     scope = [("currency", sql.param(currency, "text"))]
     if institution_id is not None:
         scope.append(("institution_id", sql.param(_values("institution_id", institution_id, "uuid")[0], "uuid")))
@@ -733,25 +746,34 @@ async def receivables(
         "i.contract_id AND d.item_id = i.item_id AND d.kind = 'deferred' AND d.on_date <= "
         f"{as_of_p}{known_deferral} ORDER BY d.position DESC LIMIT 1), i.original_due_on) ELSE i.due_on END"
     )
-    item_cols = (
+    undone = (
         "i.contract_id, i.institution_id, i.buyer_id, i.contract_kind, "
-        f"i.outstanding_fen - coalesce(l.undo, 0) AS outstanding_fen, {due_on} AS due_on"
+        f"i.outstanding_fen - l.undo AS outstanding_fen, {due_on} AS due_on"
     )
+    unchanged = " AND (i.last_moved_on IS NULL OR i.last_moved_on <= " + as_of_p + ")" + (
+        f" AND (i.last_moved_position IS NULL OR i.last_moved_position <= {known_p})" if known_p else "")
     source = (
         "WITH later AS (SELECT m.contract_id, m.item_id, "
-        "coalesce(sum(m.amount_fen) FILTER (WHERE m.kind <> 'arose'), 0) AS undo, "
+        "coalesce(sum(m.amount_fen) FILTER (WHERE m.kind <> 'arose'), 0)::bigint AS undo, "
         "bool_or(m.kind = 'deferred') AS redated "
         f"FROM rcv_movements m WHERE ({later}) AND {movement_scope} "
-        "GROUP BY 1, 2), "
-        f"items AS (SELECT {item_cols} FROM rcv_items i LEFT JOIN later l USING (contract_id, item_id) "
-        f"WHERE i.outstanding_fen > 0 AND i.fell_due_on <= {as_of_p}{known_item} AND {item_scope} "
-        f"UNION ALL SELECT {item_cols} FROM rcv_items i JOIN later l USING (contract_id, item_id) "
-        f"WHERE i.outstanding_fen <= 0 AND i.fell_due_on <= {as_of_p}{known_item} AND {item_scope}) "
+        # An item that arose after the pair is left out whatever happened to it since.
+        "GROUP BY 1, 2 HAVING NOT bool_or(m.kind = 'arose')), "
+        # Items nothing happened to after the pair, as they are (``last_moved_*``) ...
+        "items AS (SELECT i.contract_id, i.institution_id, i.buyer_id, i.contract_kind, i.outstanding_fen, "
+        f"i.due_on FROM rcv_items i WHERE i.outstanding_fen > 0 AND i.fell_due_on <= {as_of_p}{known_item} "
+        f"AND {item_scope}{unchanged} "
+        # ... and the few that changed after it, each found by its key, with the changes undone.
+        f"UNION ALL SELECT {undone} FROM later l CROSS JOIN LATERAL (SELECT * FROM rcv_items r "
+        "WHERE r.contract_id = l.contract_id AND r.item_id = l.item_id LIMIT 1) i "
+        f"WHERE i.fell_due_on <= {as_of_p}{known_item} AND {item_scope}) "
     )
     days = f"({as_of_p} - due_on)"
-    bucket_case = "CASE WHEN due_on >= " + as_of_p + " THEN 'not_due' " + " ".join(
-        f"WHEN {days} <= {hi} THEN '{label}'" for label, _, hi in AGEING_BUCKETS if hi is not None
-    ) + f" ELSE '{AGEING_BUCKETS[-1][0]}' END"
+    # The bucket as a small number (its place in BUCKETS): grouping and sorting numbers is
+    # cheaper than text under the database's collation; the label is put back below.
+    bucket_case = "CASE WHEN due_on >= " + as_of_p + " THEN 0 " + " ".join(
+        f"WHEN {days} <= {hi} THEN {n}" for n, (_, _, hi) in enumerate(AGEING_BUCKETS, start=1) if hi is not None
+    ) + f" ELSE {len(AGEING_BUCKETS)} END"
     for name in group_by:
         keys.append(f"{bucket_case if name == 'bucket' else RECEIVABLE_GROUPS[name]} AS {name}")
     figures = [
@@ -771,9 +793,10 @@ async def receivables(
     async with read_snapshot(db) as conn:
         records = await conn.fetch(query, *sql.params)
         position = await position_of(conn, "receivables")
+    used = known_position(known_at, {"receivables": position})
     rows = []
     for r in records:
-        row: dict[str, Any] = {name: _plain(r[name]) for name in group_by}
+        row: dict[str, Any] = {name: BUCKETS[r[name]] if name == "bucket" else _plain(r[name]) for name in group_by}
         row.update(items=int(r["items"]), contracts=int(r["contracts"]),
                    outstanding_fen=int(r["outstanding_fen"]), overdue_fen=int(r["overdue_fen"]),
                    not_due_fen=int(r["not_due_fen"]),
@@ -786,7 +809,6 @@ async def receivables(
         "not_due_fen": sum(r["not_due_fen"] for r in rows),
         "ageing_fen": {label: sum(r["ageing_fen"][label] for r in rows) for label, _, _ in AGEING_BUCKETS},
     }
-    used = position if known_at is None else known_at
     return {
         "figure": "receivables",
         "as_of": as_of.isoformat(),
@@ -869,7 +891,8 @@ async def _distribution_audit(
 ) -> dict[str, Any]:
     """``distribution_audit`` inside its read snapshot (``db`` is in the transaction)."""
     if group_by not in AUDIT_GROUPS:
-        raise StatisticsQueryError("group_by", f"{group_by!r} is not one of {', '.join(AUDIT_GROUPS)}")
+        raise StatisticsQueryError("group_by", f"{group_by!r} is not one of {', '.join(AUDIT_GROUPS)}",
+                                   f"{group_by!r} 不是以下之一：{', '.join(AUDIT_GROUPS)}")
     check_known_at(known_at)
     sql = Sql()
     # The tables as known at ``known_at`` (its parameter first: every query below reads one).
@@ -930,8 +953,9 @@ async def _distribution_audit(
             team_only = " AND beneficiary = 'inventor_team'" if group_by == "inventor" else ""
             lines = await _audit_line_sums(
                 conn, key, cond, team_only, as_of_p, sql.params,
-                inventors_from_totals=(group_by != "contract" and contract_id is None
-                                       and date_from is None and bound is None), tables=t)
+                inventor_totals=(await _inventor_counts(db, institution_id, as_of, known_at, bound is not None)
+                                 if group_by != "contract" and contract_id is None and date_from is None
+                                 and (date_to is None or date_to >= as_of) else None), tables=t)
             receipts = await conn.fetch(
                 f"SELECT {key}, count(*) AS receipts, coalesce(sum(gross_fen), 0)::bigint AS received_fen, "
                 "coalesce(sum(deducted_fen), 0)::bigint AS deducted_fen, "
@@ -1099,9 +1123,47 @@ async def _audit_recoveries(conn: asyncpg.Connection, as_of: date, institution_i
     }
 
 
+async def _inventor_counts(conn: asyncpg.Connection, institution_id: Any, as_of: date, known_at: int | None,
+                           late: bool) -> list[tuple[Any, int]]:
+    """Inventors with a team allocation on ``as_of``, per institution, from ``dist_inventors``.
+
+    ``dist_inventors`` sums each inventor's team allocations over all receipts. With income
+    received after ``as_of`` (``late``), an inventor whose allocations all came from it is taken
+    back out: allocations are never negative, so the sum on ``as_of`` is the total less the late
+    lines, and only the few inventors of late lines need looking at.
+    """
+    sql = Sql()
+    inventors = known(sql, "dist_inventors", known_at)
+    scope = ""
+    if institution_id is not None:
+        scope = f" AND institution_id = {sql.param(_values('institution_id', institution_id, 'uuid')[0], 'uuid')}"
+    counts = {r[0]: int(r[1]) for r in await conn.fetch(
+        f"SELECT institution_id, count(*) FROM {inventors} WHERE team_allocated_fen > 0{scope} GROUP BY 1",
+        *sql.params)}
+    if late:
+        # The late lines through the late receipts (indexed by date), then by their key.
+        receipts = known(sql, "dist_receipts", known_at, "r")
+        lines = known(sql, "dist_lines", known_at, "l")
+        totals = known(sql, "dist_inventors", known_at, "v")
+        day = sql.param(as_of, "date")
+        # Today's lines by their key, receipt by receipt (a history table has no such index).
+        joined = (f"JOIN {lines} USING (distribution_id)" if known_at is not None else
+                  f"CROSS JOIN LATERAL (SELECT l.* FROM {lines} WHERE l.distribution_id = r.distribution_id "
+                  "OFFSET 0) l")
+        for r in await conn.fetch(
+                "SELECT x.institution_id, count(*) FROM (SELECT l.institution_id, l.inventor, "
+                f"sum(l.allocated_fen) AS late FROM {receipts} {joined} "
+                f"WHERE r.received_on > {day} AND l.beneficiary = 'inventor_team' AND l.inventor IS NOT NULL"
+                f"{scope.replace('institution_id', 'r.institution_id')} GROUP BY 1, 2) x "
+                f"JOIN {totals} USING (institution_id, inventor) "
+                "WHERE v.team_allocated_fen > 0 AND v.team_allocated_fen - x.late <= 0 GROUP BY 1", *sql.params):
+            counts[r[0]] -= int(r[1])
+    return [(i, n) for i, n in counts.items() if n]
+
+
 async def _audit_line_sums(conn: asyncpg.Connection, key: str, cond: str, team_only: str,
                            as_of_p: str, params: Sequence[Any],
-                           inventors_from_totals: bool,
+                           inventor_totals: Sequence[tuple[Any, int]] | None,
                            tables: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """The audit's sums per ``key`` over allocation lines as of a date, in flat passes.
 
@@ -1151,10 +1213,8 @@ async def _audit_line_sums(conn: asyncpg.Connection, key: str, cond: str, team_o
         f"WHERE l.allocated_fen <= 0 AND l.paid_fen > 0 AND l.beneficiary = 'inventor_team' "
         f"AND p.paid_on > {as_of_p} AND {_qualified(cond, 'l')} GROUP BY {key_status}",
         *params)
-    if inventors_from_totals:
-        inventors = await conn.fetch(
-            f"SELECT {key}, count(*) FROM {t['dist_inventors']} WHERE team_allocated_fen > 0 AND {cond} "
-            f"GROUP BY {key}", *params[:-1])
+    if inventor_totals is not None:
+        inventors = inventor_totals
     else:
         inventors = await conn.fetch(
             f"SELECT {key}, count(*) FROM (SELECT {key}, inventor FROM {t['dist_lines']} "

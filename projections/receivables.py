@@ -49,7 +49,8 @@ ITEMS = TableSpec(
         "currency text, kind text, label text, amount_fen bigint, fell_due_on date, "
         "original_due_on date, due_on date, deferrals integer, paid_fen bigint, "
         "insurance_fen bigint, written_off_fen bigint, cancelled_fen bigint, outstanding_fen bigint, "
-        "last_paid_on date, cancelled_on date, arose_position bigint"
+        "last_paid_on date, cancelled_on date, arose_position bigint, last_moved_on date, "
+        "last_moved_position bigint"
     ),
     ("contract_id", "item_id"),
     (
@@ -190,6 +191,10 @@ class ReceivablesProjection(TableProjection):
         await movements.flush(conn)
 
     def _moved(self, row: Row, kind: str, on: Any, amount_fen: int, at: int, due_on: Any = None) -> None:
+        if kind != "arose":  # the latest business date and position of any change since it arose
+            last = row["last_moved_on"]
+            row["last_moved_on"] = on if last is None else max(last, on)
+            row["last_moved_position"] = at
         self.movements.add(position=at, contract_id=row["contract_id"], item_id=row["item_id"], kind=kind,
                            institution_id=row["institution_id"], currency=row["currency"], on_date=on,
                            amount_fen=amount_fen, due_on=due_on)

@@ -19,7 +19,16 @@ from typing import Any
 from uuid import UUID
 
 from projections.definitions import TRANSFERRED, definition
-from projections.queries import Db, StatisticsQueryError, position_of, read_snapshot
+from projections.queries import (
+    Db,
+    Sql,
+    StatisticsQueryError,
+    check_known_at,
+    known,
+    known_position,
+    position_of,
+    read_snapshot,
+)
 
 REGISTER_COLUMNS = (
     "achievement_id", "title", "ip_type", "technology_field", "service", "state_funded",
@@ -46,7 +55,7 @@ def _uuid(value: UUID | str, name: str) -> UUID:
     try:
         return value if isinstance(value, UUID) else UUID(str(value))
     except ValueError:
-        raise StatisticsQueryError(name, f"{value!r} is not a UUID") from None
+        raise StatisticsQueryError(name, f"{value!r} is not a UUID", f"{value!r} 不是 UUID") from None
 
 
 def _plain(value: Any) -> Any:
@@ -57,22 +66,30 @@ def _plain(value: Any) -> Any:
     return value
 
 
-async def achievement_register(db: Db, *, institution_id: UUID | str) -> dict[str, Any]:
-    """The institution's register: one row per achievement it registered as first owner."""
+async def achievement_register(db: Db, *, institution_id: UUID | str, known_at: int | None = None) -> dict[str, Any]:
+    """The institution's register: one row per achievement it registered as first owner, as known
+    at log position ``known_at`` (default: everything recorded)."""
     inst = _uuid(institution_id, "institution_id")
+    check_known_at(known_at)
+    sql = Sql()
+    achievements = known(sql, "ct_achievements", known_at, "c")
+    transfers = known(sql, "tr_achievements", known_at, "t")
     async with read_snapshot(db) as conn:
         records = await conn.fetch(
             "SELECT c.achievement_id, c.title, c.ip_type, c.technology_field, c.service, c.state_funded, "
             "c.registered_on, c.granted_on, c.lapsed_on, c.owners, c.in_register, c.register_entered_on, "
             "c.listings, c.first_listed_on, t.first_transferred_on, t.first_way, "
             "coalesce(t.transfers, 0) AS transfers "
-            "FROM ct_achievements c LEFT JOIN tr_achievements t USING (achievement_id) "
-            "WHERE c.owner_id = $1 ORDER BY c.registered_on, c.title, c.achievement_id", inst)
+            f"FROM {achievements} LEFT JOIN {transfers} USING (achievement_id) "
+            f"WHERE c.owner_id = {sql.param(inst, 'uuid')} ORDER BY c.registered_on, c.title, c.achievement_id",
+            *sql.params)
         positions = {name: await position_of(conn, name) for name in ("contracts", "transfer")}
+    used = known_position(known_at, positions)
     rows = [{name: _plain(r[name]) for name in REGISTER_COLUMNS} for r in records]
     return {
         "figure": "achievement_register",
         "institution_id": str(inst),
+        "known_at": used,
         "rows": rows,
         "totals": {
             "achievements": len(rows),
@@ -90,6 +107,7 @@ async def achievement_register(db: Db, *, institution_id: UUID | str) -> dict[st
             currency=REGISTER_DEFINITION["currency"],
             as_of_position=min(positions.values()),
             as_of_positions=positions,
+            known_at=used,
         ),
     }
 

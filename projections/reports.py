@@ -108,12 +108,12 @@ def _uuid(value: UUID | str, name: str) -> UUID:
     try:
         return value if isinstance(value, UUID) else UUID(str(value))
     except ValueError:
-        raise StatisticsQueryError(name, f"{value!r} is not a UUID") from None
+        raise StatisticsQueryError(name, f"{value!r} is not a UUID", f"{value!r} 不是 UUID") from None
 
 
 def _year(year: int) -> tuple[date, date]:
     if not 1900 <= year <= 9999:
-        raise StatisticsQueryError("year", f"{year!r} is not a year")
+        raise StatisticsQueryError("year", f"{year!r} is not a year", f"{year!r} 不是年份")
     return date(year, 1, 1), date(year, 12, 31)
 
 

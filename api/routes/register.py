@@ -20,7 +20,16 @@ from api.exports import ExportFormat, download
 from api.language import language_of
 from api.redaction import figures_for
 from api.routes.common import MIN_POSITION, load_for_read
-from api.routes.statistics import DOWNLOADS, FORMAT, PROJECTION_HEADER, Figures, _filename
+from api.routes.statistics import (
+    DOWNLOADS,
+    FORMAT,
+    KNOWN_AT,
+    PROJECTION_HEADER,
+    Figures,
+    _filename,
+    _refuse_beyond_head,
+    _wait_for,
+)
 from api.routing import Call, Reply, RouteRegistry
 from api.staleness import reads
 from domain.institution import Institution
@@ -34,6 +43,7 @@ READERS = {Role.ADMIN, Role.REGULATOR, Role.INSTITUTION}
 class RegisterQuery(BaseModel):
     format: ExportFormat = FORMAT
     min_position: int | None = MIN_POSITION
+    known_at: int | None = KNOWN_AT
 
 
 @routes.get("/v1/institutions/{institution_id}/achievements", roles=READERS,
@@ -50,9 +60,10 @@ async def get_achievement_register(call: Call[None, RegisterQuery]) -> Any:
     from projections.register import achievement_register
 
     institution = await load_for_read(call, Institution, call.path.institution_id)
-    position = await wait_for_projections(call.request, call.query.min_position)
-    result = localize(await achievement_register(call.ledger.store.pool, institution_id=institution.id),
-                      language_of(call.request))
+    await _refuse_beyond_head(call, call.query.known_at)
+    position = await wait_for_projections(call.request, _wait_for(call.query.min_position, call.query.known_at))
+    result = localize(await achievement_register(call.ledger.store.pool, institution_id=institution.id,
+                                                 known_at=call.query.known_at), language_of(call.request))
     headers = {PROJECTION_HEADER: str(position)}
     if call.query.format is not ExportFormat.json:
         names = {str(institution.id): institution.name}

@@ -24,7 +24,6 @@ them in place of the one here; the route, its models and its tests stay.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
@@ -439,24 +438,13 @@ async def _figures(call: Call[Any, Any], min_position: int | None, run: Any,
     return Reply(Figures.model_validate({**result, "institution_names": names}), headers=headers)
 
 
-_QUERY_DETAILS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?P<v>.+) is not a UUID"), "{v} 不是 UUID"),
-    (re.compile(r"(?P<v>.+) is not a year"), "{v} 不是年份"),
-)
-"""Chinese for the statistics queries' refusals (``StatisticsQueryError``); one without an entry here
-is answered in Chinese by its field and English text."""
-
-
 def _query_detail_zh(exc: Exception) -> str:
-    detail = str(getattr(exc, "detail", exc))
+    """The Chinese of a statistics query's refusal: every ``StatisticsQueryError`` carries it
+    (tests/unit/test_error_texts_zh.py); anything else is named by its field."""
     zh = getattr(exc, "detail_zh", None)
     if zh:
         return str(zh)
-    for pattern, text in _QUERY_DETAILS_ZH:
-        match = pattern.fullmatch(detail)
-        if match:
-            return text.format(**match.groupdict())
-    return f"统计查询参数 {getattr(exc, 'field', '')} 不可接受：{detail}"
+    return f"统计查询参数 {getattr(exc, 'field', '')} 不可接受：{getattr(exc, 'detail', exc)}"
 
 
 class ContractValueFiguresQuery(BaseModel):

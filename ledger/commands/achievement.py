@@ -200,7 +200,8 @@ method_commands(Achievement, "achievement_id", {
 async def list_on_exchange(cmd: ListOnExchange, uow: UnitOfWork) -> Result:
     exchange = await existing(uow, Institution, cmd.exchange_id, "exchange_id")
     require(exchange.kind == InstitutionKind.exchange, REFERENCED_RECORD_EXISTS, "exchange_id",
-            f"institution {cmd.exchange_id} is a {exchange.kind}, not an exchange")
+            f"institution {cmd.exchange_id} is a {exchange.kind}, not an exchange",
+            zh=f"机构 {cmd.exchange_id} 的类型为 {exchange.kind}，不是交易所")
     achievement = await uow.get(Achievement, cmd.achievement_id)
     achievement.list_on_exchange(**fields_of(cmd, "achievement_id"))
     return written(achievement)

@@ -54,7 +54,8 @@ async def existing(uow: UnitOfWork, cls: type[A], aggregate_id: UUID, field: str
         return await uow.get(cls, aggregate_id)
     except AggregateNotFound:
         raise DomainError(
-            REFERENCED_RECORD_EXISTS, field, f"no {cls.__name__.lower()} {aggregate_id}"
+            REFERENCED_RECORD_EXISTS, field, f"no {cls.__name__.lower()} {aggregate_id}",
+            detail_zh=f"未找到记录（{cls.__name__.lower()} {aggregate_id}）"
         ) from None
 
 

@@ -167,7 +167,8 @@ async def record_deduction(cmd: RecordDeduction, uow: UnitOfWork) -> Result:
 async def allocate_receipt(cmd: AllocateReceipt, uow: UnitOfWork) -> Result:
     contract = await existing(uow, TechnologyContract, cmd.contract_id, "contract_id")
     require(cmd.receipt_id in contract.receipts, REFERENCED_RECORD_EXISTS, "receipt_id",
-            f"contract {contract.id} has no payment, claim or applied credit {cmd.receipt_id!r}")
+            f"contract {contract.id} has no payment, claim or applied credit {cmd.receipt_id!r}",
+            zh=f"合同 {contract.id} 没有付款、理赔或冲抵的预收款 {cmd.receipt_id!r}")
     gross_fen, received_on = contract.receipts[cmd.receipt_id]
     institution = await uow.get(Institution, contract.terms.seller_ids[0])
     pack = pack_in_force(institution.rule_pack_on(received_on), received_on)
@@ -200,7 +201,8 @@ async def allocate_receipt(cmd: AllocateReceipt, uow: UnitOfWork) -> Result:
 
 def raise_no_policy(institution_id: UUID) -> NoReturn:
     raise DomainError(DISTRIBUTION_POLICY_IN_FORCE, "contract_id",
-                      f"institution {institution_id} has adopted no distribution policy")
+                      f"institution {institution_id} has adopted no distribution policy",
+                      detail_zh=f"机构 {institution_id} 未采用分配政策")
 
 
 @handler(PayAward)
@@ -267,7 +269,8 @@ async def allocate_self_implementation_award(cmd: AllocateSelfImplementationAwar
                                         first_profitable_year=implementation.first_profitable_year,
                                         production_start_year=implementation.started_on.year)
     require(cmd.year in awards, SELF_IMPLEMENTATION_AWARD_ONCE_PER_YEAR, "year",
-            f"{cmd.year} is outside the years {pack.source} prescribes, or has no profit report")
+            f"{cmd.year} is outside the years {pack.source} prescribes, or has no profit report",
+            zh=f"{cmd.year} 不在 {pack.source} 规定的年度内，或没有利润报告")
     award_fen = awards[cmd.year]
     achievement = await uow.get(Achievement, implementation.achievement_id)
     parts = split_largest_remainder(award_fen, [i.share for i in achievement.inventors]) if award_fen else []

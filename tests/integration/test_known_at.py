@@ -288,6 +288,19 @@ async def test_the_api_answers_as_known_at_and_refuses_a_position_beyond_the_hea
             assert report["contracts"]["total"]["contract_value_fen"] == 380 * WAN
             autm = await read(f"/v1/reports/autm?year=2024&known_at={p}")
             assert autm["licence_income_fen"]["other"] == 115 * WAN
+            # The books as known at P: C1-P3 (20, 2024-12-15) and AW-4 (5.36, 2024-09-01) came after.
+            then = await read(f"/v1/institutions/{U1}/balances?as_of=2024-12-31&known_at={p}")
+            now_books = await read(f"/v1/institutions/{U1}/balances?as_of=2024-12-31")
+            assert (then["known_at"], now_books["known_at"]) == (p, head)
+
+            def kind(body: dict[str, Any], name: str) -> int:
+                return sum(b["balance_fen"] for b in body["balances"] if b["account"].split(":")[0] == name)
+
+            assert kind(now_books, "receivable") - kind(then, "receivable") == -20 * WAN
+            assert kind(now_books, "cash") - kind(then, "cash") == 20 * WAN - 5_360_000
+            refused = await problem(await client.get(
+                f"/v1/institutions/{U1}/balances?known_at={head + 1}", headers=auth), 422)
+            assert [e["field"] for e in refused["errors"]] == ["known_at"]
 
             for path in ("/v1/statistics/contract-value?", "/v1/statistics/contracts?", "/v1/statistics/transfer-rate?",
                          "/v1/statistics/ufpl-funnel?", "/v1/statistics/distribution-audit?as_of=2025-03-01&",
@@ -376,3 +389,15 @@ async def test_the_restatement_route_in_chinese_and_for_a_regulator(ledger: Ledg
                 assert [e["field"] for e in refused["errors"]] == [field], bad
     finally:
         await opened.close()
+
+
+async def test_the_register_as_known_at_p_lacks_a9(ledger: Ledger) -> None:
+    """A9 was registered (dated 2022-01-01) after P: U1's register has it now, not as known at P."""
+    from projections.register import achievement_register
+
+    now = await achievement_register(ledger.store.pool, institution_id=U1)
+    then = await achievement_register(ledger.store.pool, institution_id=U1, known_at=ledger.p)
+    assert str(A9) in [r["achievement_id"] for r in now["rows"]]
+    assert [r for r in now["rows"] if r["achievement_id"] != str(A9)] == then["rows"]
+    assert now["totals"]["achievements"] == then["totals"]["achievements"] + 1
+    assert (then["known_at"], then["definition"]["known_at"], now["known_at"]) == (ledger.p, ledger.p, ledger.head)

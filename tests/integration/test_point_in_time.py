@@ -32,6 +32,7 @@ from domain.enums import ContractKind, LicenceType
 from domain.ufpl import UfplStage
 from ledger.bootstrap import Ledger, connect_ledger
 from ledger.commands import contract as con
+from ledger.postings import account_balances
 from ledger.receivables_check import reconcile_receivables
 from ledger.serialisation import default_mapper
 from ledger.settings import Settings
@@ -95,7 +96,7 @@ async def owed(ledger: Ledger, cid: UUID, as_of: str, known_at: int | None = Non
 
 
 async def test_receivables_are_the_state_on_the_date_as_known_at_a_position(ledger: Ledger) -> None:
-    _, cid = await converted(ledger)
+    p, cid = await converted(ledger)
     bus = ledger.bus
     await bus.handle(con.RecordPayment(contract_id=cid, payment_id="BANK-1", amount_fen=8 * WAN,
                                        received_on=D("2026-04-15")))
@@ -139,6 +140,12 @@ async def test_receivables_are_the_state_on_the_date_as_known_at_a_position(ledg
     assert await owed(ledger, cid, "2026-04-10", known_at=before_bank2) == {
         "outstanding": 20 * WAN, "overdue": 8 * WAN, "not_due": 12 * WAN, "0-30": 8 * WAN,
         "known_at": before_bank2}
+    # The books say the same, on the same pair.
+    university = p["university"]
+    then = await account_balances(ledger.store.pool, university, as_of=D("2026-04-10"), known_at=before_bank2)
+    now = await account_balances(ledger.store.pool, university, as_of=D("2026-04-10"))
+    assert (then[f"receivable:{cid}"], now[f"receivable:{cid}"]) == (20 * WAN, 14 * WAN)
+    assert (then.get("cash", 0), now["cash"]) == (0, 6 * WAN)
     # Before the conversion was recorded, nothing was known to be owed on any date.
     conversion = await ledger.store.pool.fetchval(
         "SELECT min(position) FROM events WHERE stream_id = $1 AND topic LIKE '%ConvertedToPaid'", cid)

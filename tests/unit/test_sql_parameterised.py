@@ -68,6 +68,7 @@ ALLOWED: dict[tuple[str, str], str] = {
         "a versioned table declared in code (TableSpec.known_as_of_sql: its declared columns), its name "
         "picked by the code; ``known_at`` travels as a ``$n`` bind parameter (Sql.param)",
     ("projections/reports.py", "call:known"): "as in projections/queries.py: projections.queries.known",
+    ("projections/register.py", "call:known"): "as in projections/queries.py: projections.queries.known",
     ("api/routes/statistics.py", "call:known"): "as in projections/queries.py: projections.queries.known",
     ("projections/obligation_queries.py", "call:_table"):
         "a TableSpec declared in code (projections/obligations.py), as is or as known at a ``$n`` "
