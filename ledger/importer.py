@@ -320,7 +320,7 @@ def _issue_of(row: int, step: Step, exc: BaseException) -> RowIssue:
                         "该行在此前导入同一文件时内容不同（引用的记录已变化）",
                         "this row was imported from the same file before with other content (a referenced record changed)")
     if isinstance(exc, RowRefused):
-        return RowIssue(row, column_of(step, exc.field) if exc.field else step.column, exc.rule, exc.message,
+        return RowIssue(row, column_of(step, exc.field) if exc.field else step.column, exc.rule, exc.message_zh,
                         exc.message)
     if isinstance(exc, ConcurrencyConflict):
         return RowIssue(row, step.column, STREAM_VERSION_IS_CURRENT.name, "记录被同时修改，请重新导入该文件",
@@ -331,9 +331,10 @@ def _issue_of(row: int, step: Step, exc: BaseException) -> RowIssue:
 class RowRefused(Exception):
     """A row the importer's caller may not record (``Guard``): its rule and message name why."""
 
-    def __init__(self, rule: str, field: str, message: str) -> None:
+    def __init__(self, rule: str, field: str, message: str, message_zh: str | None = None) -> None:
         super().__init__(message)
         self.rule, self.field, self.message = rule, field, message
+        self.message_zh = message_zh or message
 
 
 Guard = Callable[[Any, UnitOfWork], Awaitable[None]]

@@ -471,6 +471,11 @@ class TableProjection:
             await self.apply_page(conn, _TrackedEvents(events, versions))
         finally:
             _page_versions.reset(token)
+            # The page's Rows and this object refer to each other: break the cycle, so that the
+            # page's rows and their snapshots are freed now and not at a rare full collection
+            # (a rebuild runs the collector seldom: runner.batch_gc).
+            versions.tables.clear()
+            versions.touched.clear()
 
     async def apply_page(self, conn: asyncpg.Connection, events: Sequence[Any]) -> None:
         raise NotImplementedError

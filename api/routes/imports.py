@@ -137,14 +137,16 @@ def _guard(who: Principal) -> Any:
     async def guard(command: Any, uow: UnitOfWork) -> None:
         checks = GUARDS.get(type(command))
         if checks is None:
-            raise RowRefused("role-not-allowed", "", f"{type(command).__name__} is not open to imports")
+            raise RowRefused("role-not-allowed", "", f"{type(command).__name__} is not open to imports",
+                             f"{type(command).__name__} 不能通过导入记录")
         try:
             await checks.check(who, uow, command)
         except PermissionError as exc:
             raise RowRefused("role-not-allowed", "", str(exc)) from None
         except HTTPProblem as problem:
             kind = problem.type.rsplit("/", 1)[-1]
-            raise RowRefused(kind, "", problem.detail or problem.title) from None
+            raise RowRefused(kind, "", problem.detail or problem.title,
+                             problem.detail_zh or problem.title_zh or problem.detail or problem.title) from None
 
     return guard
 
