@@ -37,7 +37,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from api.problems import HTTPProblem
+from api.problems import HTTPProblem, unprocessable
 from api.staleness import request_reads, stale_projections
 from api.state import API_SETTINGS, LEDGER, PROJECTIONS, ApiSettings
 
@@ -69,6 +69,21 @@ async def wait_for_log(app: web.Application, min_position: int | None) -> None:
         if time.monotonic() >= deadline:
             raise not_reached(min_position, head, "event log")
         await asyncio.sleep(POLL_SECONDS)
+
+
+async def refuse_beyond_head(app: web.Application, **positions: int | None) -> int:
+    """The log head; a 422 naming each of ``positions`` (``known_at`` …) that lies beyond it,
+    where the ledger knows nothing yet."""
+    head = await app[LEDGER].store.head()
+    problems = [
+        {"field": name, "rule": "statistics_query_valid",
+         "detail": f"position {value} is beyond the log head ({head}): nothing is known there yet",
+         "detail_zh": f"日志位置 {value} 超出日志头（{head}）：账本尚未记录到该位置"}
+        for name, value in positions.items() if value is not None and value > head
+    ]
+    if problems:
+        raise unprocessable(problems)
+    return head
 
 
 def _where(where: web.Application | web.Request) -> tuple[web.Application, tuple[str, ...] | None]:

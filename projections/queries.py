@@ -724,7 +724,6 @@ async def receivables(
     sql = Sql()
     as_of_p = sql.param(as_of, "date")
     known_p = sql.param(known_at, "bigint") if known_at is not None else None
-    keys = []
     for name in group_by:
         if name not in RECEIVABLE_GROUPS:
             raise StatisticsQueryError("group_by", f"{name!r} is not one of {', '.join(RECEIVABLE_GROUPS)}",
@@ -774,8 +773,7 @@ async def receivables(
     bucket_case = "CASE WHEN due_on >= " + as_of_p + " THEN 0 " + " ".join(
         f"WHEN {days} <= {hi} THEN {n}" for n, (_, _, hi) in enumerate(AGEING_BUCKETS, start=1) if hi is not None
     ) + f" ELSE {len(AGEING_BUCKETS)} END"
-    for name in group_by:
-        keys.append(f"{bucket_case if name == 'bucket' else RECEIVABLE_GROUPS[name]} AS {name}")
+    keys = [f"{bucket_case if name == 'bucket' else RECEIVABLE_GROUPS[name]} AS {name}" for name in group_by]
     figures = [
         "count(*) AS items",
         "count(DISTINCT contract_id) AS contracts",

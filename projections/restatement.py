@@ -30,7 +30,14 @@ from uuid import UUID
 
 import asyncpg
 
-from projections.queries import Db, StatisticsQueryError, contract_value, read_snapshot, receivables
+from projections.queries import (
+    Db,
+    StatisticsQueryError,
+    _values,
+    contract_value,
+    read_snapshot,
+    receivables,
+)
 
 CONTRACT_FIELDS = ("signed_on", "registered_on", "contract_value_fen", "registered_value_fen", "status")
 BOOK_ACCOUNTS = ("cash", "receivable", "transfer_income")
@@ -42,39 +49,41 @@ async def restatement(
     as_of: date,
     from_known_at: int,
     to_known_at: int,
-    institution_id: UUID | None = None,
+    institution_id: UUID | str | None = None,
     currency: str = "CNY",
 ) -> dict[str, Any]:
     """The figures on ``as_of`` as known at two positions, and the entries that changed them."""
+    institution: UUID | None = (None if institution_id is None
+                                else _values("institution_id", institution_id, "uuid")[0])
     if from_known_at >= to_known_at:
         raise StatisticsQueryError(
             "from_known_at", f"{from_known_at} is not before to_known_at {to_known_at}",
             f"{from_known_at} 不早于 to_known_at {to_known_at}")
     figures = []
     for position in (from_known_at, to_known_at):
-        owed = await receivables(db, as_of=as_of, group_by=[], institution_id=institution_id,
+        owed = await receivables(db, as_of=as_of, group_by=[], institution_id=institution,
                                  currency=currency, known_at=position)
         signed = await contract_value(
             db, date_from=date(as_of.year, 1, 1), date_to=as_of, yoy=False, currency=currency,
-            filters={"seller": institution_id} if institution_id else None, known_at=position)
+            filters={"seller": institution} if institution else None, known_at=position)
         figures.append({
             "receivables.outstanding_fen": owed["totals"]["outstanding_fen"],
             "receivables.overdue_fen": owed["totals"]["overdue_fen"],
             "contracts.signed_count": signed["totals"]["count"],
             "contracts.contract_value_fen": signed["totals"]["contract_value_fen"],
             **{f"books.{account}_fen": fen for account, fen in
-               (await _books(db, as_of, position, institution_id, currency)).items()},
+               (await _books(db, as_of, position, institution, currency)).items()},
         })
     before, after = figures
     async with read_snapshot(db) as conn:
-        entries = await _entries(conn, as_of, from_known_at, to_known_at, institution_id, currency)
-        contracts = await _contracts(conn, as_of, from_known_at, to_known_at, institution_id, currency)
+        entries = await _entries(conn, as_of, from_known_at, to_known_at, institution, currency)
+        contracts = await _contracts(conn, as_of, from_known_at, to_known_at, institution, currency)
     return {
         "figure": "restatement",
         "as_of": as_of.isoformat(),
         "from_known_at": from_known_at,
         "to_known_at": to_known_at,
-        "institution_id": str(institution_id) if institution_id else None,
+        "institution_id": str(institution) if institution else None,
         "currency": currency,
         "figures": [{"figure": name, "before": before[name], "after": after[name],
                      "change": after[name] - before[name]} for name in before],

@@ -13,8 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from api.commands import path_model
-from api.consistency import wait_for_log
-from api.problems import unprocessable
+from api.consistency import refuse_beyond_head, wait_for_log
 from api.redaction import merge_inventor_accounts
 from api.routes.common import ALL_READERS, MIN_POSITION, ReadQuery, load_for_read, redacts
 from api.routing import Call, RouteRegistry
@@ -105,13 +104,8 @@ async def get_balances(call: Call[None, BalancesQuery]) -> Balances:
     if not sees_books(call.principal, institution_id):
         raise hidden(Institution, institution_id)
     await wait_for_log(call.app, call.query.min_position)
-    head = await call.ledger.store.head()
-    known_at = call.query.known_at
-    if known_at is not None and known_at > head:
-        raise unprocessable([{"field": "known_at", "rule": "statistics_query_valid",
-                              "detail": f"position {known_at} is beyond the log head ({head}): nothing is known there yet",
-                              "detail_zh": f"日志位置 {known_at} 超出日志头（{head}）：账本尚未记录到该位置"}])
-    known_at = head if known_at is None else known_at  # named in the answer: bound by it too
+    head = await refuse_beyond_head(call.app, known_at=call.query.known_at)
+    known_at = head if call.query.known_at is None else call.query.known_at  # named in the answer: bound by it
     balances = await account_balances(call.ledger.store.pool, institution_id, as_of=call.query.as_of,
                                       known_at=known_at)
     merged = None

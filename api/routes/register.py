@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.commands import path_model
-from api.consistency import wait_for_projections
+from api.consistency import refuse_beyond_head, wait_for_projections
 from api.export_tables import figure_tables
 from api.exports import ExportFormat, download
 from api.language import language_of
@@ -27,7 +27,6 @@ from api.routes.statistics import (
     PROJECTION_HEADER,
     Figures,
     _filename,
-    _refuse_beyond_head,
     _wait_for,
 )
 from api.routing import Call, Reply, RouteRegistry
@@ -60,7 +59,7 @@ async def get_achievement_register(call: Call[None, RegisterQuery]) -> Any:
     from projections.register import achievement_register
 
     institution = await load_for_read(call, Institution, call.path.institution_id)
-    await _refuse_beyond_head(call, call.query.known_at)
+    await refuse_beyond_head(call.app, known_at=call.query.known_at)
     position = await wait_for_projections(call.request, _wait_for(call.query.min_position, call.query.known_at))
     result = localize(await achievement_register(call.ledger.store.pool, institution_id=institution.id,
                                                  known_at=call.query.known_at), language_of(call.request))

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.consistency import wait_for_projections
+from api.consistency import refuse_beyond_head, wait_for_projections
 from api.language import language_of
 from api.problems import unprocessable
 from api.routes.common import MIN_POSITION
@@ -139,27 +139,13 @@ async def get_restatement(call: Call[None, RestatementQuery]) -> Any:
     from projections.restatement import restatement
 
     q = call.query
-    head = await call.ledger.store.head()
+    head = await refuse_beyond_head(call.app, from_known_at=q.from_known_at, to_known_at=q.to_known_at)
     to_known_at = head if q.to_known_at is None else q.to_known_at
-    problems = [
-        {"field": name, "rule": "statistics_query_valid",
-         "detail": f"position {value} is beyond the log head ({head}): nothing is known there yet",
-         "detail_zh": f"日志位置 {value} 超出日志头（{head}）：账本尚未记录到该位置"}
-        for name, value in (("from_known_at", q.from_known_at), ("to_known_at", to_known_at)) if value > head
-    ]
-    if problems:
-        raise unprocessable(problems)
     await wait_for_projections(call.request, _wait_for(q.min_position, to_known_at))
-    institution = _own_institution(call, q.institution_id)
-    try:
-        institution_id = UUID(institution) if institution is not None else None
-    except ValueError:
-        raise unprocessable([{"field": "institution_id", "rule": "statistics_query_valid",
-                              "detail": f"{institution!r} is not a UUID", "detail_zh": f"{institution!r} 不是 UUID"}]
-                            ) from None
     try:
         report = await restatement(call.ledger.store.pool, as_of=q.as_of, from_known_at=q.from_known_at,
-                                   to_known_at=to_known_at, institution_id=institution_id)
+                                   to_known_at=to_known_at,
+                                   institution_id=_own_institution(call, q.institution_id))
     except StatisticsQueryError as exc:
         raise unprocessable([{"field": exc.field, "rule": "statistics_query_valid", "detail": exc.detail,
                               "detail_zh": exc.detail_zh or exc.detail}]) from None

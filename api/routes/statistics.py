@@ -32,7 +32,7 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.consistency import wait_for_projections
+from api.consistency import refuse_beyond_head, wait_for_projections
 from api.export_tables import contract_value_tables, figure_tables, report_tables
 from api.exports import CSV_TYPE, XLSX_TYPE, ExportFormat, download
 from api.language import language_of
@@ -219,7 +219,7 @@ async def get_contract_value(call: Call[None, ContractValueQuery]) -> Any:
     `group_by=period` groups by year, quarter or month (`period`) of the date basis.
     """
     q = call.query
-    await _refuse_beyond_head(call, q.known_at)
+    await refuse_beyond_head(call.app, known_at=q.known_at)
     position = await wait_for_projections(call.request, _wait_for(q.min_position, q.known_at))
     try:
         rows = await contract_value(call.ledger.store.pool, period_from=q.period_from, period_to=q.period_to,
@@ -372,21 +372,6 @@ def _wait_for(min_position: int | None, known_at: int | None) -> int | None:
     return max(wanted) if wanted else None
 
 
-async def _refuse_beyond_head(call: Call[Any, Any], known_at: int | None) -> None:
-    """422 naming ``known_at`` when it lies beyond the log head: the ledger knows nothing there yet."""
-    if known_at is None:
-        return
-    from api.problems import unprocessable
-
-    head = await call.ledger.store.head()
-    if known_at > head:
-        raise unprocessable([{
-            "field": "known_at", "rule": "statistics_query_valid",
-            "detail": f"position {known_at} is beyond the log head ({head}): nothing is known there yet",
-            "detail_zh": f"日志位置 {known_at} 超出日志头（{head}）：账本尚未记录到该位置",
-        }])
-
-
 async def _figures(call: Call[Any, Any], min_position: int | None, run: Any,
                    fmt: ExportFormat = ExportFormat.json, filename: str = "", table: str = "rows") -> Any:
     """Wait for read-your-writes, run the query, map its argument errors to 422.
@@ -406,7 +391,7 @@ async def _figures(call: Call[Any, Any], min_position: int | None, run: Any,
     from projections.register import institution_names
 
     known_at = getattr(call.query, "known_at", None)
-    await _refuse_beyond_head(call, known_at)
+    await refuse_beyond_head(call.app, known_at=known_at)
     position = await wait_for_projections(call.request, _wait_for(min_position, known_at))
     pool = call.ledger.store.pool
     try:

@@ -34,12 +34,10 @@ from ledger.bootstrap import Ledger, connect_ledger
 from ledger.commands import contract as con
 from ledger.postings import account_balances
 from ledger.receivables_check import reconcile_receivables
-from ledger.serialisation import default_mapper
 from ledger.settings import Settings
 from projections.queries import receivables, ufpl_funnel
-from projections.registry import all_projections
-from projections.runner import ProjectionRunner
 from tests.integration.test_command_flow import ids
+from tests.integration.test_termination_settlement import project
 
 D = date.fromisoformat
 WAN = 10_000 * 100
@@ -50,14 +48,6 @@ async def ledger(fresh_dsn: str):
     opened = await connect_ledger(fresh_dsn, Settings(snapshot_interval=5))
     yield opened
     await opened.close()
-
-
-async def project(ledger: Ledger) -> int:
-    runner = ProjectionRunner(ledger.store, default_mapper(), all_projections())
-    await runner.setup()
-    head = await runner.catch_up()
-    assert runner.failures() == {}
-    return head
 
 
 def ufpl_terms(p: dict[str, UUID]) -> dict[str, object]:

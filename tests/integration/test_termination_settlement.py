@@ -85,11 +85,13 @@ async def refused(ledger: Ledger, cmd: con.RecordPayment) -> tuple[str, str]:
     return info.value.rule.name, info.value.field
 
 
-async def project(ledger: Ledger) -> None:
+async def project(ledger: Ledger) -> int:
+    """Every projection up to the log; the position reached."""
     runner = ProjectionRunner(ledger.store, default_mapper(), all_projections())
     await runner.setup()
-    await runner.catch_up()
+    head = await runner.catch_up()
     assert runner.failures() == {}
+    return head
 
 
 async def test_termination_cancels_the_future_installment_everywhere(ledger: Ledger) -> None:
